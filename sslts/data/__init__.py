@@ -1,0 +1,1 @@
+"""Data for sslts: synthetic pretraining generators and window helpers."""

@@ -1,0 +1,113 @@
+"""Length policy: fit any series to an encoder's fixed context.
+
+* **Shorter than the context**: left-padded. The series ends at the end of the
+  window, and the padding is marked unobserved, so the encoder treats it as
+  masked (RevIN statistics ignore it, whole padded patches become the mask
+  token).
+* **Longer than the context**: cut into ``ceil(length / context)`` windows
+  spread evenly from the start to the end (the first starts at 0, the last
+  ends at the last point; neighbours overlap when the length is not a multiple
+  of the context). Their embeddings are averaged (:func:`pool_windows`).
+
+Why windows and not resampling: the encoder was pretrained at its native
+sampling rate, and its FFT heads and patch size are tied to it; resampling a
+long series to the context would change every period and drop fine detail,
+while windows keep the data as seen in pretraining, lose nothing, and cost time
+linear in the length.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sslts._validation import Panel
+
+__all__ = ["ContextWindows", "context_windows", "pool_windows"]
+
+
+class ContextWindows:
+    """Windows of a panel at the encoder's context length.
+
+    Attributes
+    ----------
+    values : ndarray (n_windows, n_channels, context), float32
+    observed : ndarray of bool, same shape
+    owner : ndarray of int (n_windows,)
+        Index of the series each window comes from.
+    """
+
+    def __init__(self, values: np.ndarray, observed: np.ndarray, owner: np.ndarray):
+        self.values = values
+        self.observed = observed
+        self.owner = owner
+
+    def __len__(self) -> int:
+        return len(self.owner)
+
+
+def window_starts(length: int, context: int) -> np.ndarray:
+    """Start indices of the windows covering a series of ``length`` points."""
+    if length <= context:
+        return np.zeros(1, dtype=int)
+    n_windows = -(-length // context)
+    return np.round(np.linspace(0, length - context, n_windows)).astype(int)
+
+
+def _group_windows(
+    values: np.ndarray, observed: np.ndarray, length: int, context: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Windows of series that all have ``length`` points: (n, w, C, context)."""
+    n, channels = values.shape[:2]
+    values, observed = values[..., :length], observed[..., :length]
+    if length <= context:
+        pad = context - length
+        out_v = np.zeros((n, 1, channels, context), np.float32)
+        out_o = np.zeros((n, 1, channels, context), bool)
+        out_v[:, 0, :, pad:] = values
+        out_o[:, 0, :, pad:] = observed
+        return out_v, out_o
+    starts = window_starts(length, context)
+    index = starts[:, None] + np.arange(context)
+    return (
+        np.moveaxis(values[..., index], 2, 1),
+        np.moveaxis(observed[..., index], 2, 1),
+    )
+
+
+def context_windows(panel: Panel, context: int) -> ContextWindows:
+    """Apply the length policy to every series of ``panel``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sslts._validation import Panel
+    >>> panel = Panel(np.ones((2, 1, 10), np.float32), None, np.array([10, 10]))
+    >>> w = context_windows(panel, context=4)
+    >>> w.values.shape, w.owner.tolist()
+    ((6, 1, 4), [0, 0, 0, 1, 1, 1])
+    """
+    observed = (
+        np.ones(panel.values.shape, bool) if panel.observed is None else panel.observed
+    )
+    parts_v, parts_o, parts_owner = [], [], []
+    for length in np.unique(panel.lengths):
+        rows = np.flatnonzero(panel.lengths == length)
+        v, o = _group_windows(panel.values[rows], observed[rows], int(length), context)
+        parts_v.append(v.reshape(-1, *v.shape[2:]))
+        parts_o.append(o.reshape(-1, *o.shape[2:]))
+        parts_owner.append(np.repeat(rows, v.shape[1]))
+    owner = np.concatenate(parts_owner)
+    order = np.argsort(owner, kind="stable")
+    return ContextWindows(
+        np.ascontiguousarray(np.concatenate(parts_v)[order]),
+        np.ascontiguousarray(np.concatenate(parts_o)[order]),
+        owner[order],
+    )
+
+
+def pool_windows(embeddings: np.ndarray, owner: np.ndarray, n_instances: int) -> np.ndarray:
+    """Average window embeddings per series: ``(n_windows, ...) -> (n_instances, ...)``."""
+    sums = np.zeros((n_instances, *embeddings.shape[1:]), dtype=np.float64)
+    np.add.at(sums, owner, embeddings)
+    counts = np.bincount(owner, minlength=n_instances).reshape(-1, *[1] * (embeddings.ndim - 1))
+    return (sums / counts).astype(np.float32)

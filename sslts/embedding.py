@@ -1,0 +1,242 @@
+"""Pretrained encoders as scikit-learn transformers: panel in, 2D features out."""
+
+from __future__ import annotations
+
+import copy
+import numbers
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from sslts._torch import resolve_device, seeded
+from sslts._validation import check_panel
+from sslts.data.windows import context_windows, pool_windows
+from sslts.models import TSPulse, TSPulseConfig
+from sslts.objectives import TSPulseLosses, TSPulseObjective
+from sslts.pretrained import load_checkpoint
+from sslts.training import PretrainNet, pretrain_callbacks
+
+__all__ = ["TSPulseEmbedder"]
+
+#: Checkpoint used when ``pretrained="default"``.
+DEFAULT_CHECKPOINT = "tspulse-tiny-random"
+
+_EMBEDDINGS = ("semantic", "detail", "both")
+_CHANNEL_POOLING = ("concat", "mean")
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+class TSPulseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Embed time series with a TSPulse encoder.
+
+    Each channel is encoded independently; series of any length are fitted to
+    the encoder's context by the policy of :mod:`sslts.data.windows` (short
+    series left-padded and masked, long series cut into windows whose
+    embeddings are averaged). Missing values (NaN) are supported: they are
+    masked, exactly like padding.
+
+    Parameters
+    ----------
+    pretrained : str, path or None, default="default"
+        ``"default"`` (the checkpoint shipped as the library default), a name
+        from :func:`sslts.pretrained.available_checkpoints`, the path of a
+        checkpoint saved by :func:`sslts.pretrained.save_checkpoint`, or None
+        for a randomly initialised model of the default architecture
+        (:class:`sslts.models.TSPulseConfig`).
+    embedding : {"semantic", "detail", "both"}, default="semantic"
+        Which tokens to return per channel: the register tokens (global
+        "semantic" embedding, ``n_registers * d_model`` values), the time and
+        FFT patch tokens ("detail", ``2 * n_patches * d_model``), or both
+        (detail then semantic).
+    channel_pooling : {"concat", "mean"}, default="concat"
+        How per-channel embeddings are combined: concatenated in channel order
+        (keeps which channel said what; width grows with the channel count) or
+        averaged (width independent of the channel count).
+    finetune_epochs : int, default=0
+        Epochs of self-supervised (masked reconstruction) training on ``X``
+        during ``fit``; 0 keeps the encoder frozen and ``fit`` only records
+        the input layout.
+    lr : float, default=1e-3
+        Learning rate of fine-tuning (AdamW, cosine decay).
+    batch_size : int, default=256
+        Windows per forward pass (each window holds all channels).
+    device : str, default="auto"
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation and fine-tuning masks. The caller's global torch
+        random state is left untouched.
+    verbose : bool, default=False
+        Progress bar and loss table during fine-tuning.
+
+    Attributes
+    ----------
+    model_ : TSPulse
+        The encoder in evaluation mode.
+    n_features_in_ : int
+        Number of channels seen in ``fit`` (1 for 2D input).
+    n_timepoints_ : int
+        Longest series length seen in ``fit``.
+    card_ : dict
+        Model card of the loaded checkpoint (empty for random initialisation).
+    finetune_history_ : list of dict
+        Per-epoch losses of fine-tuning (empty when frozen).
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sktime.datasets import load_gunpoint
+    >>> X, y = load_gunpoint(split="train", return_type="numpy3D")
+    >>> emb = TSPulseEmbedder(pretrained="tspulse-tiny-random")
+    >>> emb.fit_transform(X[:5]).shape
+    (5, 16)
+    >>> clf = make_pipeline(emb, LogisticRegression()).fit(X, y)
+    """
+
+    def __init__(
+        self,
+        pretrained: Any = "default",
+        embedding: str = "semantic",
+        channel_pooling: str = "concat",
+        finetune_epochs: int = 0,
+        lr: float = 1e-3,
+        batch_size: int = 256,
+        device: str = "auto",
+        random_state: Any = None,
+        verbose: bool = False,
+    ) -> None:
+        self.pretrained = pretrained
+        self.embedding = embedding
+        self.channel_pooling = channel_pooling
+        self.finetune_epochs = finetune_epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.input_tags.allow_nan = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    # ---------------------------------------------------------------- fitting
+    def _check_params(self) -> None:
+        _check_choice("embedding", self.embedding, _EMBEDDINGS)
+        _check_choice("channel_pooling", self.channel_pooling, _CHANNEL_POOLING)
+        _check_int("finetune_epochs", self.finetune_epochs, 0)
+        _check_int("batch_size", self.batch_size, 1)
+        if not (isinstance(self.lr, numbers.Real) and self.lr > 0):
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+
+    def _initial_model(self) -> tuple[TSPulse, dict[str, Any]]:
+        if self.pretrained is None:
+            return TSPulse(TSPulseConfig()), {}
+        name = DEFAULT_CHECKPOINT if self.pretrained == "default" else self.pretrained
+        checkpoint = load_checkpoint(name)
+        if not isinstance(checkpoint.model, TSPulse):
+            raise ValueError(
+                f"checkpoint {name!r} holds a {checkpoint.family} model, not TSPulse"
+            )
+        return checkpoint.model, checkpoint.card
+
+    def fit(self, X: Any, y: Any = None) -> TSPulseEmbedder:
+        """Load the encoder and, if ``finetune_epochs > 0``, continue pretraining on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_instances, n_timepoints) or \
+                (n_instances, n_channels, n_timepoints), or list of arrays
+            Training panel (see :mod:`sslts._validation`).
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        panel = check_panel(X, estimator=self, reset=True, allow_nan=True)
+        device = resolve_device(self.device)
+        with seeded(self.random_state):
+            model, card = self._initial_model()
+            model = model.to(device)
+            history: list[dict[str, float]] = []
+            if self.finetune_epochs > 0:
+                model, history = self._finetune(model, panel, device)
+        self.model_ = model.eval()
+        self.card_ = card
+        self.finetune_history_ = history
+        return self
+
+    def _finetune(self, model: TSPulse, panel, device) -> tuple[TSPulse, list[dict]]:
+        config = model.config
+        windows = context_windows(panel, config.context_length)
+        parts = TSPulseLosses._fields[1:]
+        net = PretrainNet(
+            copy.deepcopy(model),
+            criterion=TSPulseObjective,
+            criterion__config=config,
+            max_epochs=self.finetune_epochs,
+            lr=self.lr,
+            batch_size=min(self.batch_size, len(windows)),
+            iterator_train__shuffle=True,
+            device=str(device),
+            callbacks=pretrain_callbacks(
+                parts, max_epochs=self.finetune_epochs, verbose=bool(self.verbose)
+            ),
+            verbose=int(bool(self.verbose)),
+        )
+        net.fit({"x": windows.values, "observed": windows.observed})
+        keys = ["train_loss", *(f"loss_{p}" for p in parts)]
+        history = [{k: float(row[k]) for k in keys} for row in net.history]
+        return net.module_, history
+
+    # -------------------------------------------------------------- transform
+    def transform(self, X: Any) -> np.ndarray:
+        """Embed every series of ``X``.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Same channel count as in ``fit``; any length.
+
+        Returns
+        -------
+        ndarray of shape (n_instances, n_features_out), float32
+        """
+        check_is_fitted(self, "model_")
+        panel = check_panel(X, estimator=self, reset=False, allow_nan=True)
+        device = resolve_device(self.device)
+        model = self.model_.to(device)
+        windows = context_windows(panel, model.config.context_length)
+        chunks = []
+        with torch.inference_mode():
+            for start in range(0, len(windows), self.batch_size):
+                stop = start + self.batch_size
+                x = torch.from_numpy(windows.values[start:stop]).to(device)
+                observed = torch.from_numpy(windows.observed[start:stop]).to(device)
+                emb = model.embed(x, observed, kind=self.embedding)
+                chunks.append(emb.float().cpu().numpy())
+        per_channel = pool_windows(np.concatenate(chunks), windows.owner, panel.n_instances)
+        if self.channel_pooling == "mean":
+            return per_channel.mean(axis=1)
+        return per_channel.reshape(panel.n_instances, -1)
+
+    @property
+    def _n_features_out(self) -> int:
+        width = self.model_.embedding_sizes()[self.embedding]
+        return width * (self.n_features_in_ if self.channel_pooling == "concat" else 1)

@@ -1,0 +1,163 @@
+"""Building blocks shared by the sslts encoders: RevIN and TSMixer layers.
+
+Every module here is plain :mod:`torch`; tensors carry channels as a batch-like
+dimension, so ``(batch, channels, tokens, features)`` flows through unchanged
+(channel-independent encoding).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["RevIN", "GatedAttention", "MixerLayer", "MixerStack"]
+
+
+class RevIN(nn.Module):
+    """Reversible instance normalisation over the time axis, aware of a mask.
+
+    Statistics are computed per series from the *visible* points only
+    (``visible`` is True where a value is observed and not masked), so padding,
+    missing values and training masks never leak into the scale.
+
+    Parameters
+    ----------
+    eps : float
+        Added to the variance.
+    min_scale : float
+        Lower bound of the scale, which keeps constant series finite.
+    """
+
+    def __init__(self, eps: float = 1e-5, min_scale: float = 1e-3) -> None:
+        super().__init__()
+        self.eps = eps
+        self.min_scale = min_scale
+
+    def statistics(
+        self, x: torch.Tensor, visible: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Location and scale of shape ``(..., 1)`` from the visible points of ``x``."""
+        weight = visible.to(x.dtype)
+        count = weight.sum(-1, keepdim=True).clamp_min(1.0)
+        loc = (x * weight).sum(-1, keepdim=True) / count
+        var = (((x - loc) * weight) ** 2).sum(-1, keepdim=True) / count
+        scale = torch.sqrt(var + self.eps).clamp_min(self.min_scale)
+        return loc, scale
+
+    def forward(
+        self, x: torch.Tensor, visible: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return ``(x_scaled, loc, scale)``; hidden points are set to zero."""
+        loc, scale = self.statistics(x, visible)
+        scaled = torch.where(visible, (x - loc) / scale, torch.zeros_like(x))
+        return scaled, loc, scale
+
+
+class GatedAttention(nn.Module):
+    """Multiply the input by a softmax gate computed from it over ``dim``.
+
+    Parameters
+    ----------
+    size : int
+        Size of the gated dimension.
+    dim : int
+        ``-1`` gates features (a ``Linear`` over the last axis); ``-2`` gates
+        tokens (a matrix applied from the left, which avoids transposes).
+    """
+
+    def __init__(self, size: int, dim: int = -1) -> None:
+        super().__init__()
+        if dim not in (-1, -2):
+            raise ValueError(f"dim must be -1 or -2, got {dim}")
+        self.dim = dim
+        self.gate = nn.Linear(size, size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.dim == -1:
+            logits = self.gate(x)
+        else:
+            logits = torch.matmul(self.gate.weight, x) + self.gate.bias[:, None]
+        return x * torch.softmax(logits, dim=self.dim)
+
+
+class _TokenMLP(nn.Module):
+    """Two-layer MLP over the token axis of ``(..., tokens, features)``.
+
+    Implemented as left matrix products so no transpose or copy is needed.
+    """
+
+    def __init__(self, n_tokens: int, expansion: int, dropout: float) -> None:
+        super().__init__()
+        hidden = n_tokens * expansion
+        self.fc1 = nn.Linear(n_tokens, hidden)
+        self.fc2 = nn.Linear(hidden, n_tokens)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.matmul(self.fc1.weight, x) + self.fc1.bias[:, None]
+        h = self.dropout(nn.functional.gelu(h))
+        return torch.matmul(self.fc2.weight, h) + self.fc2.bias[:, None]
+
+
+class _FeatureMLP(nn.Module):
+    """Two-layer MLP over the feature axis."""
+
+    def __init__(self, n_features: int, expansion: int, dropout: float) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(n_features, n_features * expansion)
+        self.fc2 = nn.Linear(n_features * expansion, n_features)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.dropout(nn.functional.gelu(self.fc1(x))))
+
+
+class MixerLayer(nn.Module):
+    """One TSMixer layer: token mixing then feature mixing, each gated and residual.
+
+    Parameters
+    ----------
+    n_tokens, n_features : int
+        Shape of the token matrix the layer mixes.
+    expansion : int
+        Hidden-size multiplier of both MLPs.
+    dropout : float
+        Dropout inside the MLPs and on their outputs.
+    """
+
+    def __init__(
+        self, n_tokens: int, n_features: int, expansion: int = 2, dropout: float = 0.1
+    ) -> None:
+        super().__init__()
+        self.token_norm = nn.LayerNorm(n_features)
+        self.token_mlp = _TokenMLP(n_tokens, expansion, dropout)
+        self.token_gate = GatedAttention(n_tokens, dim=-2)
+        self.feature_norm = nn.LayerNorm(n_features)
+        self.feature_mlp = _FeatureMLP(n_features, expansion, dropout)
+        self.feature_gate = GatedAttention(n_features, dim=-1)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.token_gate(self.token_mlp(self.token_norm(x)))
+        x = x + self.dropout(h)
+        h = self.feature_gate(self.feature_mlp(self.feature_norm(x)))
+        return x + self.dropout(h)
+
+
+class MixerStack(nn.Sequential):
+    """A sequence of :class:`MixerLayer` of one shape."""
+
+    def __init__(
+        self,
+        n_layers: int,
+        n_tokens: int,
+        n_features: int,
+        expansion: int = 2,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__(
+            *(
+                MixerLayer(n_tokens, n_features, expansion, dropout)
+                for _ in range(n_layers)
+            )
+        )

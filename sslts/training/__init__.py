@@ -1,0 +1,5 @@
+"""skorch training wrappers around the pure-torch models."""
+
+from sslts.training.pretrain import PretrainNet, pretrain_callbacks
+
+__all__ = ["PretrainNet", "pretrain_callbacks"]
