@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.callback import CallbackSupportMixin, with_callbacks
 from sklearn.utils.validation import check_is_fitted
 
 from sslts._torch import resolve_device, seeded
@@ -17,7 +18,7 @@ from sslts.data.windows import context_windows, pool_windows
 from sslts.models import TSPulse, TSPulseConfig
 from sslts.objectives import TSPulseLosses, TSPulseObjective
 from sslts.pretrained import load_checkpoint
-from sslts.training import PretrainNet, pretrain_callbacks
+from sslts.training import PretrainNet, SklearnCallbackBridge, pretrain_callbacks
 
 __all__ = ["TSPulseEmbedder"]
 
@@ -38,7 +39,9 @@ def _check_int(name: str, value: Any, minimum: int) -> None:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
-class TSPulseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class TSPulseEmbedder(
+    CallbackSupportMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
     """Embed time series with a TSPulse encoder.
 
     Each channel is encoded independently; series of any length are fitted to
@@ -79,6 +82,12 @@ class TSPulseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         random state is left untouched.
     verbose : bool, default=False
         Progress bar and loss table during fine-tuning.
+
+    Notes
+    -----
+    Supports scikit-learn's callbacks (``set_callbacks``, or callbacks set on
+    an enclosing ``Pipeline``): each fine-tuning epoch is reported as a
+    subtask of ``fit`` with its losses as metadata.
 
     Attributes
     ----------
@@ -154,6 +163,7 @@ class TSPulseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             )
         return checkpoint.model, checkpoint.card
 
+    @with_callbacks
     def fit(self, X: Any, y: Any = None) -> TSPulseEmbedder:
         """Load the encoder and, if ``finetune_epochs > 0``, continue pretraining on ``X``.
 
@@ -171,18 +181,20 @@ class TSPulseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._check_params()
         panel = check_panel(X, estimator=self, reset=True, allow_nan=True)
         device = resolve_device(self.device)
+        context = self._init_callback_context(max_subtasks=self.finetune_epochs)
+        context.call_on_fit_task_begin(estimator=self, X=X)
         with seeded(self.random_state):
             model, card = self._initial_model()
             model = model.to(device)
-            history: list[dict[str, float]] = []
+            self.card_ = card
+            self.finetune_history_: list[dict[str, float]] = []
             if self.finetune_epochs > 0:
-                model, history = self._finetune(model, panel, device)
+                model = self._finetune(model, panel, device, context)
         self.model_ = model.eval()
-        self.card_ = card
-        self.finetune_history_ = history
+        context.call_on_fit_task_end(estimator=self, X=X)
         return self
 
-    def _finetune(self, model: TSPulse, panel, device) -> tuple[TSPulse, list[dict]]:
+    def _finetune(self, model: TSPulse, panel, device, context) -> TSPulse:
         config = model.config
         windows = context_windows(panel, config.context_length)
         parts = TSPulseLosses._fields[1:]
@@ -196,14 +208,28 @@ class TSPulseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             iterator_train__shuffle=True,
             device=str(device),
             callbacks=pretrain_callbacks(
-                parts, max_epochs=self.finetune_epochs, verbose=bool(self.verbose)
+                parts,
+                max_epochs=self.finetune_epochs,
+                verbose=bool(self.verbose),
+                extra=[("sklearn_callbacks", SklearnCallbackBridge(context, self, self._snapshot))],
             ),
             verbose=int(bool(self.verbose)),
         )
         net.fit({"x": windows.values, "observed": windows.observed})
-        keys = ["train_loss", *(f"loss_{p}" for p in parts)]
-        history = [{k: float(row[k]) for k in keys} for row in net.history]
-        return net.module_, history
+        self.finetune_history_ = self._history(net)
+        return net.module_
+
+    @staticmethod
+    def _history(net: PretrainNet) -> list[dict[str, float]]:
+        keys = ["train_loss", *(f"loss_{p}" for p in TSPulseLosses._fields[1:])]
+        return [{k: float(row[k]) for k in keys if k in row} for row in net.history]
+
+    def _snapshot(self, net: PretrainNet) -> dict[str, Any]:
+        """Fitted attributes as they would be if fine-tuning stopped now."""
+        return {
+            "model_": copy.deepcopy(net.module_).eval(),
+            "finetune_history_": self._history(net),
+        }
 
     # -------------------------------------------------------------- transform
     def transform(self, X: Any) -> np.ndarray:

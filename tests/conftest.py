@@ -1,0 +1,53 @@
+"""Shared fixtures: tiny models, small panels, GunPoint from sktime's shipped copy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sslts.models import TSPulse, TSPulseConfig
+
+# One intra-op thread per test process: the suite runs under pytest-xdist on
+# small machines, and results must not depend on the thread count anyway.
+torch.set_num_threads(1)
+
+TINY = "tspulse-tiny-random"
+
+
+@pytest.fixture
+def tiny_config() -> TSPulseConfig:
+    return TSPulseConfig(
+        context_length=64,
+        patch_length=8,
+        d_model=8,
+        n_layers=1,
+        n_decoder_layers=1,
+        n_registers=2,
+        forecast_length=8,
+    )
+
+
+@pytest.fixture
+def tiny_model(tiny_config) -> TSPulse:
+    torch.manual_seed(0)
+    return TSPulse(tiny_config).eval()
+
+
+@pytest.fixture
+def panel() -> np.ndarray:
+    """(12, 2, 80) float32: noisy sinusoids, two channels."""
+    rng = np.random.default_rng(0)
+    t = np.arange(80)
+    freq = rng.uniform(0.05, 0.3, size=(12, 2, 1))
+    phase = rng.uniform(0, 2 * np.pi, size=(12, 2, 1))
+    return (np.sin(freq * t + phase) + 0.1 * rng.normal(size=(12, 2, 80))).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def gunpoint():
+    from sktime.datasets import load_gunpoint
+
+    X_train, y_train = load_gunpoint(split="train", return_type="numpy3D")
+    X_test, y_test = load_gunpoint(split="test", return_type="numpy3D")
+    return X_train, y_train, X_test, y_test

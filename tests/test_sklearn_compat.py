@@ -1,0 +1,138 @@
+"""scikit-learn conventions: estimator checks and use inside sklearn's tools."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.callback import ProgressBar
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sslts import TSPulseEmbedder
+
+TINY = "tspulse-tiny-random"
+
+# Genuine exceptions, all from one design decision: a 2D array is a univariate
+# *panel* (n_instances, n_timepoints), so its columns are time points, not
+# features. ``n_features_in_`` counts channels (1 here), and series of another
+# length are accepted at transform time by the documented length policy
+# (sslts.data.windows) instead of being rejected as a feature-count mismatch.
+# Channel-count mismatches are rejected; see test_validation/test_embedding.
+PANEL_NOT_TABLE = (
+    "2D input is a univariate panel: n_features_in_ counts channels and other "
+    "series lengths are accepted by the length policy"
+)
+EXPECTED_FAILED_CHECKS = {
+    "check_n_features_in": PANEL_NOT_TABLE,
+    "check_n_features_in_after_fitting": PANEL_NOT_TABLE,
+    # Only the last step of this check (transform on X[:, :-1] must raise)
+    # fails; every earlier step of it passes.
+    "check_transformer_general": PANEL_NOT_TABLE,
+}
+
+
+@parametrize_with_checks(
+    [TSPulseEmbedder(pretrained=TINY, random_state=0)],
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def _pipeline(**emb_params):
+    return Pipeline(
+        [
+            ("emb", TSPulseEmbedder(pretrained=TINY, random_state=0, **emb_params)),
+            ("scale", StandardScaler()),
+            ("clf", LogisticRegression(max_iter=2000)),
+        ]
+    )
+
+
+def test_canonical_pipeline_on_gunpoint(gunpoint):
+    X_train, y_train, X_test, y_test = gunpoint
+    pipe = Pipeline(
+        [("emb", TSPulseEmbedder(pretrained=TINY)), ("clf", LogisticRegression())]
+    ).fit(X_train, y_train)
+    assert pipe.predict(X_test).shape == y_test.shape
+    # with the features scaled, even the untrained tiny encoder beats chance
+    accuracy = _pipeline().fit(X_train, y_train).score(X_test, y_test)
+    assert accuracy > 0.6
+
+
+def test_pipeline_runs_inside_sklearn_callback_context(gunpoint):
+    X_train, y_train, X_test, _ = gunpoint
+    pipe = _pipeline().set_callbacks(ProgressBar())
+    pipe.fit(X_train, y_train)
+    restored = pickle.loads(pickle.dumps(pipe))
+    np.testing.assert_array_equal(restored.predict(X_test), pipe.predict(X_test))
+
+
+def test_grid_search_over_embedder_parameter(gunpoint):
+    X_train, y_train, _, _ = gunpoint
+    search = GridSearchCV(
+        _pipeline(), {"emb__embedding": ["semantic", "both"]}, cv=3
+    ).fit(X_train, y_train)
+    assert search.best_params_["emb__embedding"] in {"semantic", "both"}
+    assert search.cv_results_["mean_test_score"].shape == (2,)
+
+
+def test_cross_val_score_in_parallel(gunpoint):
+    X_train, y_train, _, _ = gunpoint
+    parallel = cross_val_score(_pipeline(), X_train, y_train, cv=3, n_jobs=2)
+    serial = cross_val_score(_pipeline(), X_train, y_train, cv=3, n_jobs=1)
+    np.testing.assert_allclose(parallel, serial)
+    assert parallel.mean() > 0.5
+
+
+class _EpochRecorder:
+    """A minimal FitCallback that records epoch tasks and can ask to stop."""
+
+    def __init__(self, stop_after=None):
+        self.stop_after = stop_after
+        self.epochs = []
+        self.snapshots = []
+
+    def setup(self, estimator, context):
+        pass
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context, **kwargs):
+        pass
+
+    def on_fit_task_end(self, estimator, context, *, metadata=None, fitted_estimator=None, **kwargs):
+        if context.task_name != "epoch":
+            return False
+        self.epochs.append(metadata)
+        self.snapshots.append(fitted_estimator)
+        return self.stop_after is not None and len(self.epochs) >= self.stop_after
+
+
+def test_finetuning_epochs_reach_sklearn_callbacks(panel):
+    recorder = _EpochRecorder()
+    emb = TSPulseEmbedder(pretrained=TINY, finetune_epochs=3, batch_size=8, random_state=0)
+    emb.set_callbacks(recorder).fit(panel)
+    assert len(recorder.epochs) == 3
+    assert recorder.epochs[-1]["train_loss"] == pytest.approx(emb.finetune_history_[-1]["train_loss"])
+    # the snapshot handed to callbacks is a usable fitted embedder
+    assert recorder.snapshots[-1].transform(panel).shape == emb.transform(panel).shape
+
+
+def test_sklearn_callback_can_stop_finetuning(panel):
+    recorder = _EpochRecorder(stop_after=2)
+    emb = TSPulseEmbedder(pretrained=TINY, finetune_epochs=10, batch_size=8, random_state=0)
+    emb.set_callbacks(recorder).fit(panel)
+    assert len(emb.finetune_history_) == 2
+    assert np.isfinite(emb.transform(panel)).all()
+
+
+def test_pipeline_progress_bar_propagates_to_finetuning(gunpoint):
+    X_train, y_train, _, _ = gunpoint
+    pipe = _pipeline(finetune_epochs=1, batch_size=32).set_callbacks(ProgressBar())
+    pipe.fit(X_train[:20], y_train[:20])
+    assert len(pipe.named_steps["emb"].finetune_history_) == 1

@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+
+from sslts._validation import Panel
+from sslts.data.windows import context_windows, pool_windows, window_starts
+
+
+def _panel(values, lengths=None, observed=None):
+    values = np.asarray(values, np.float32)
+    if lengths is None:
+        lengths = np.full(values.shape[0], values.shape[2])
+    return Panel(values, observed, np.asarray(lengths))
+
+
+def test_short_series_left_padded_and_masked():
+    w = context_windows(_panel(np.arange(1, 4).reshape(1, 1, 3)), context=8)
+    assert w.values.shape == (1, 1, 8)
+    np.testing.assert_array_equal(w.values[0, 0], [0, 0, 0, 0, 0, 1, 2, 3])
+    np.testing.assert_array_equal(w.observed[0, 0], [0, 0, 0, 0, 0, 1, 1, 1])
+    assert w.owner.tolist() == [0]
+
+
+def test_exact_length_is_one_window():
+    x = np.random.default_rng(0).normal(size=(3, 2, 8))
+    w = context_windows(_panel(x), context=8)
+    np.testing.assert_array_equal(w.values, x.astype(np.float32))
+    assert w.observed.all()
+
+
+@pytest.mark.parametrize("length, expected", [(8, [0]), (16, [0, 8]), (20, [0, 6, 12]), (9, [0, 1])])
+def test_window_starts_cover_series(length, expected):
+    starts = window_starts(length, 8)
+    assert starts.tolist() == expected
+    assert starts[-1] + 8 == max(length, 8)
+
+
+def test_long_series_windows_and_ragged_order():
+    values = np.zeros((2, 1, 20), np.float32)
+    values[0, 0, :] = np.arange(20)
+    values[1, 0, :5] = np.arange(5)
+    observed = np.zeros_like(values, dtype=bool)
+    observed[0] = True
+    observed[1, :, :5] = True
+    w = context_windows(_panel(values, [20, 5], observed), context=8)
+    assert w.owner.tolist() == [0, 0, 0, 1]
+    np.testing.assert_array_equal(w.values[2, 0], np.arange(12, 20))
+    np.testing.assert_array_equal(w.values[3, 0, 3:], np.arange(5))
+    assert not w.observed[3, 0, :3].any()
+
+
+def test_pool_windows_averages_per_owner():
+    emb = np.array([[1.0], [3.0], [10.0]])
+    pooled = pool_windows(emb, np.array([0, 0, 1]), 2)
+    np.testing.assert_allclose(pooled, [[2.0], [10.0]])
+    assert pooled.dtype == np.float32
