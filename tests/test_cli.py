@@ -1,0 +1,17 @@
+from sslts.cli import main
+
+
+def test_demo_prints_a_result_table(capsys):
+    assert main(["demo", "--pretrained", "tspulse-tiny-random"]) == 0
+    out = capsys.readouterr().out
+    assert "GunPoint" in out
+    lines = [line for line in out.splitlines() if "LogisticRegression" in line]
+    assert len(lines) == 3
+    for line in lines:
+        accuracy = float(line.split()[-2])
+        assert 0.0 <= accuracy <= 1.0
+
+
+def test_checkpoints_lists_the_shipped_ones(capsys):
+    assert main(["checkpoints"]) == 0
+    assert "tspulse-tiny-random" in capsys.readouterr().out
