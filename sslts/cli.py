@@ -1,8 +1,9 @@
-"""Command line: ``sslts demo | checkpoints``."""
+"""Command line: ``sslts demo | pretrain | checkpoints``."""
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -70,6 +71,71 @@ def _checkpoints(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pretrain(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    from sslts.models import TSPulseConfig
+    from sslts.training import pretrain
+
+    overrides = {
+        f.name: getattr(args, f.name)
+        for f in fields(TSPulseConfig)
+        if getattr(args, f.name, None) is not None
+    }
+    result = pretrain(
+        args.output,
+        data=args.data,
+        config=TSPulseConfig(**overrides),
+        steps=args.steps,
+        n_samples=args.n_samples,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        checkpoint_every=args.checkpoint_every,
+        seed=args.seed,
+        device=args.device,
+        n_jobs=args.n_jobs,
+        max_minutes=args.max_minutes,
+        command=args.command_line,
+        verbose=not args.quiet,
+    )
+    status = "finished" if result.finished else "stopped (run again to resume)"
+    losses = result.card["training"]["final_losses"] or {}
+    print(
+        f"{status} at step {result.steps}; checkpoint {result.checkpoint}; "
+        f"final loss {losses.get('train_loss', float('nan')):.4f}"
+    )
+    return 0
+
+
+def _add_pretrain_parser(sub: argparse._SubParsersAction) -> None:
+    from dataclasses import fields
+
+    from sslts.models import TSPulseConfig
+
+    parser = sub.add_parser(
+        "pretrain",
+        help="pretrain TSPulse on synthetic or user data (resumable)",
+        description="Pretrain TSPulse; kill and rerun the same command to resume.",
+    )
+    parser.add_argument("--output", required=True, help="checkpoint stem (writes .safetensors/.json/.png)")
+    parser.add_argument("--data", default="cauker", help="cauker, kernelsynth, mixed, or a .npy file")
+    length = parser.add_mutually_exclusive_group(required=True)
+    length.add_argument("--steps", type=int, help="optimiser steps")
+    length.add_argument("--n-samples", type=int, help="series to train on")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--n-jobs", type=int, default=1, help="data generation workers")
+    parser.add_argument("--max-minutes", type=float, help="stop resumably after this wall time")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    arch = parser.add_argument_group("architecture (defaults: the r1-like TSPulse)")
+    for f in fields(TSPulseConfig):
+        arch.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=type(f.default))
+    parser.set_defaults(func=_pretrain)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``sslts`` argument parser."""
     parser = argparse.ArgumentParser(
@@ -82,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--pretrained", default="default", help="checkpoint name or path")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_demo)
+    _add_pretrain_parser(sub)
     ckpts = sub.add_parser("checkpoints", help="list the checkpoints shipped with sslts")
     ckpts.set_defaults(func=_checkpoints)
     return parser
@@ -89,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sslts`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.command_line = shlex.join(["sslts", *argv])
     return args.func(args)
 
 

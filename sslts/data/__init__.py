@@ -1,1 +1,5 @@
-"""Data for sslts: synthetic pretraining generators and window helpers."""
+"""Data for sslts: synthetic pretraining generators, pretraining sources, length policy."""
+
+from sslts.data.synthetic import CauKer, KernelSynth, SyntheticSeriesDataset
+
+__all__ = ["CauKer", "KernelSynth", "SyntheticSeriesDataset"]

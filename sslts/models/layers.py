@@ -3,14 +3,31 @@
 Every module here is plain :mod:`torch`; tensors carry channels as a batch-like
 dimension, so ``(batch, channels, tokens, features)`` flows through unchanged
 (channel-independent encoding).
+
+Outside training, :class:`MixerStack` runs its layers in a *token-major*
+layout ``(tokens, series, features)`` (:func:`to_token_major`): there every
+token-mixing product is one large 2D matrix product ``W @ X`` with ``X`` of
+shape ``(tokens, series * features)`` and every feature-mixing product one
+large ``X @ W.T`` over ``(tokens * series, features)``, with no transposes or
+broadcast copies between layers. The arithmetic is the same as in the
+``(..., tokens, features)`` path, which training keeps (so dropout draws the
+same masks for the same seed).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
-__all__ = ["RevIN", "GatedAttention", "MixerLayer", "MixerStack"]
+__all__ = [
+    "RevIN",
+    "GatedAttention",
+    "MixerLayer",
+    "MixerStack",
+    "to_token_major",
+    "from_token_major",
+]
 
 
 class RevIN(nn.Module):
@@ -143,9 +160,51 @@ class MixerLayer(nn.Module):
         h = self.feature_gate(self.feature_mlp(self.feature_norm(x)))
         return x + self.dropout(h)
 
+    def forward_token_major(
+        self, x: torch.Tensor, keep: slice | None = None
+    ) -> torch.Tensor:
+        """The same layer on token-major input ``(tokens, series, features)``.
+
+        ``x`` must be contiguous. Token mixing is done as 2D products
+        ``W @ X`` on the ``(tokens, series * features)`` view, feature mixing
+        as 2D products on the ``(tokens * series, features)`` view. ``keep``
+        (a slice of tokens) restricts the feature-mixing half, which is per
+        token, to the tokens the caller will read; the result then has only
+        those tokens.
+        """
+        n_tokens, n_series, n_features = x.shape
+        flat = (n_tokens, n_series * n_features)
+        mlp, gate = self.token_mlp, self.token_gate.gate
+        h = self.token_norm(x).view(flat)
+        h = torch.addmm(mlp.fc1.bias[:, None], mlp.fc1.weight, h)
+        h = mlp.dropout(F.gelu(h))
+        h = torch.addmm(mlp.fc2.bias[:, None], mlp.fc2.weight, h)
+        logits = torch.addmm(gate.bias[:, None], gate.weight, h)
+        h = h * torch.softmax(logits, dim=0)
+        x = x + self.dropout(h.view(x.shape))
+        if keep is not None:
+            x = x[keep]
+        h = self.feature_gate(self.feature_mlp(self.feature_norm(x)))
+        return x + self.dropout(h)
+
+
+def to_token_major(x: torch.Tensor) -> torch.Tensor:
+    """``(..., tokens, features)`` to a contiguous ``(tokens, series, features)``."""
+    n_tokens, n_features = x.shape[-2:]
+    return x.reshape(-1, n_tokens, n_features).transpose(0, 1).contiguous()
+
+
+def from_token_major(x: torch.Tensor, leading: torch.Size | tuple[int, ...]) -> torch.Tensor:
+    """Inverse of :func:`to_token_major`: a contiguous ``(*leading, tokens, features)``."""
+    return x.transpose(0, 1).reshape(*leading, x.shape[0], x.shape[-1])
+
 
 class MixerStack(nn.Sequential):
-    """A sequence of :class:`MixerLayer` of one shape."""
+    """A sequence of :class:`MixerLayer` of one shape.
+
+    Outside training the layers run token-major (see the module docstring);
+    the result is the same up to floating-point rounding.
+    """
 
     def __init__(
         self,
@@ -161,3 +220,23 @@ class MixerStack(nn.Sequential):
                 for _ in range(n_layers)
             )
         )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training or len(self) == 0:
+            return super().forward(x)
+        return from_token_major(self.forward_token_major(to_token_major(x)), x.shape[:-2])
+
+    def forward_token_major(
+        self, x: torch.Tensor, keep: slice | None = None
+    ) -> torch.Tensor:
+        """Run all layers on contiguous token-major ``(tokens, series, features)``.
+
+        ``keep`` is passed to the last layer (see
+        :meth:`MixerLayer.forward_token_major`).
+        """
+        if len(self) == 0:
+            return x if keep is None else x[keep]
+        last = len(self) - 1
+        for i, layer in enumerate(self):
+            x = layer.forward_token_major(x, keep if i == last else None)
+        return x

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from sslts.augment import mixed_mask
-from sslts.models.layers import MixerStack, RevIN
+from sslts.models.layers import MixerStack, RevIN, from_token_major, to_token_major
 
 __all__ = ["TSPulseConfig", "TSPulse", "TSPulseOutput", "FFTFeatures"]
 
@@ -66,6 +66,12 @@ class TSPulseConfig:
     time_weight, fft_weight, fft_time_weight, prob_weight, forecast_weight : float
         Weights of the five pretraining losses (see
         :class:`sslts.objectives.TSPulseObjective`).
+    target_clip : float
+        Reconstruction and forecast targets (in RevIN units) are clipped to
+        ``[-target_clip, target_clip]`` in the loss. A window whose visible
+        part is almost flat has a tiny RevIN scale, and one hidden spike then
+        becomes a target of 1e4 or more that swamps a whole batch (about one
+        synthetic series in a thousand does this).
     """
 
     context_length: int = 512
@@ -84,6 +90,7 @@ class TSPulseConfig:
     fft_time_weight: float = 1.0
     prob_weight: float = 1.0
     forecast_weight: float = 1.0
+    target_clip: float = 20.0
 
     def __post_init__(self) -> None:
         positive = (
@@ -285,8 +292,23 @@ class TSPulse(nn.Module):
         hidden = self._hidden(x, observed)
         scaled, loc, scale = self.revin(x, ~hidden)
         tokens, spectrum = self._tokens(scaled, hidden)
-        decoded = self.decoder(self.backbone(tokens))
+        decoded = self._backbone_decoder(tokens)
         return self._heads(decoded, hidden, loc, scale, spectrum)
+
+    def _backbone_decoder(self, tokens: torch.Tensor, keep: slice | None = None) -> torch.Tensor:
+        """Backbone then decoder on ``(..., tokens, d_model)``; ``keep`` selects output tokens.
+
+        Outside training both stacks run token-major with a single layout
+        change on the way in and out, and the last layer mixes features only
+        for the kept tokens (feature mixing is per token, so the kept tokens
+        are unchanged by this).
+        """
+        if self.training:
+            decoded = self.decoder(self.backbone(tokens))
+            return decoded if keep is None else decoded[..., keep, :]
+        mixed = self.backbone.forward_token_major(to_token_major(tokens))
+        mixed = self.decoder.forward_token_major(mixed, keep)
+        return from_token_major(mixed, tokens.shape[:-2])
 
     def _heads(
         self,
@@ -321,13 +343,18 @@ class TSPulse(nn.Module):
         The first ``2 * n_patches`` tokens are the detail embeddings (time then
         FFT patches), the last ``n_registers`` the semantic embeddings.
         """
+        return self._encode(x, observed)
+
+    def _encode(
+        self, x: torch.Tensor, observed: torch.Tensor | None, keep: slice | None = None
+    ) -> torch.Tensor:
         x = self._check_input(x)
         if observed is not None:
             observed = observed[..., : x.shape[-1]]
         hidden = self._hidden(x, observed)
         scaled, _, _ = self.revin(x, ~hidden)
         tokens, _ = self._tokens(scaled, hidden)
-        return self.decoder(self.backbone(tokens))
+        return self._backbone_decoder(tokens, keep)
 
     def embed(
         self,
@@ -344,13 +371,9 @@ class TSPulse(nn.Module):
         sizes = self.embedding_sizes()
         if kind not in sizes:
             raise ValueError(f"kind must be one of {sorted(sizes)}, got {kind!r}")
-        tokens = self.encode(x, observed)
         n_detail = 2 * self.config.n_patches
-        if kind == "semantic":
-            tokens = tokens[..., n_detail:, :]
-        elif kind == "detail":
-            tokens = tokens[..., :n_detail, :]
-        return tokens.flatten(-2)
+        keep = {"semantic": slice(n_detail, None), "detail": slice(0, n_detail)}.get(kind)
+        return self._encode(x, observed, keep).flatten(-2)
 
     def embedding_sizes(self) -> dict[str, int]:
         """Width of each embedding kind, per channel."""

@@ -48,7 +48,8 @@ class TSPulseObjective:
       (skipped when the batch holds only the context).
 
     All targets live in the RevIN space of the visible context, so the loss is
-    scale-free. A plain callable (not an ``nn.Module``), as skorch recommends
+    scale-free; they are clipped to ``config.target_clip`` (see
+    :class:`~sslts.models.TSPulseConfig`). A plain callable (not an ``nn.Module``), as skorch recommends
     for criteria computed in ``get_loss``.
 
     Parameters
@@ -75,14 +76,16 @@ class TSPulseObjective:
         ctx = cfg.context_length
         if observed is None:
             observed = torch.ones_like(x, dtype=torch.bool)
+        clip = cfg.target_clip
         target = torch.where(observed, (x - output.loc) / output.scale, torch.zeros_like(x))
+        target = target.clamp(-clip, clip)
         context, context_observed = target[..., :ctx], observed[..., :ctx]
         scored = output.hidden & context_observed
 
         time = _masked_mse(output.time, context, scored)
         # The full series' spectrum, normalised like the masked input's.
         spec = output.spectrum
-        true_fft = normalised_spectrum(context, spec.real_scale, spec.imag_scale)
+        true_fft = normalised_spectrum(context, spec.real_scale, spec.imag_scale).clamp(-clip, clip)
         fft = F.mse_loss(output.fft, true_fft)
         fft_time = _masked_mse(output.fft_time, context, scored)
         target_prob = torch.softmax(spectrum_log_amplitude(context), dim=-1)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 from skorch.callbacks import Callback
 
-__all__ = ["SklearnCallbackBridge"]
+__all__ = ["SklearnCallbackBridge", "StepProgress", "WarmupCosineLR"]
 
 
 class SklearnCallbackBridge(Callback):
@@ -57,3 +58,64 @@ class SklearnCallbackBridge(Callback):
         if stop:
             # skorch ends training cleanly on KeyboardInterrupt (as EarlyStopping does).
             raise KeyboardInterrupt
+
+
+class WarmupCosineLR(Callback):
+    """Per-step learning rate: linear warm-up, then cosine decay to ``final_ratio * lr``.
+
+    The rate depends only on the global step, so a resumed run follows the
+    same schedule as an uninterrupted one.
+
+    Parameters
+    ----------
+    total_steps : int
+        Length of the whole schedule.
+    warmup_steps : int
+        Steps of linear warm-up from ``lr / warmup_steps``.
+    start_step : int
+        Global step of the first batch this callback sees (for resuming).
+    final_ratio : float
+        Final rate as a fraction of the net's ``lr``.
+    """
+
+    def __init__(
+        self, total_steps: int, warmup_steps: int = 0, start_step: int = 0, final_ratio: float = 0.05
+    ) -> None:
+        self.total_steps = total_steps
+        self.warmup_steps = warmup_steps
+        self.start_step = start_step
+        self.final_ratio = final_ratio
+
+    def initialize(self) -> WarmupCosineLR:
+        self.step_ = self.start_step
+        return self
+
+    def rate(self, step: int, base_lr: float) -> float:
+        """Learning rate at global ``step``."""
+        if step < self.warmup_steps:
+            return base_lr * (step + 1) / self.warmup_steps
+        span = max(1, self.total_steps - self.warmup_steps)
+        progress = min(1.0, (step - self.warmup_steps) / span)
+        cosine = 0.5 * (1 + math.cos(math.pi * progress))
+        return base_lr * (self.final_ratio + (1 - self.final_ratio) * cosine)
+
+    def on_batch_begin(self, net, training: bool = False, **kwargs: Any) -> None:
+        if not training:
+            return
+        lr = self.rate(self.step_, net.lr)
+        for group in net.optimizer_.param_groups:
+            group["lr"] = lr
+        net.history.record_batch("lr", lr)
+        self.step_ += 1
+
+
+class StepProgress(Callback):
+    """A tqdm bar over training steps (batches), showing the running loss."""
+
+    def __init__(self, bar: Any) -> None:
+        self.bar = bar
+
+    def on_batch_end(self, net, batch=None, training: bool = False, **kwargs: Any) -> None:
+        if training:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{net.history[-1, 'batches', -1, 'train_loss']:.4f}")

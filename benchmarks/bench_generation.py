@@ -1,0 +1,149 @@
+"""Synthetic-data generation speed: sslts KernelSynth and CauKer vs a naive sampler.
+
+The naive sampler draws each series the way the reference KernelSynth code does:
+it composes scikit-learn kernels from the same 36-kernel bank (1..max_kernels
+kernels, folded with + or * at random) and calls
+``GaussianProcessRegressor(kernel=...).sample_y``, which factorises a new
+covariance matrix (by SVD) for every series. For comparison, the published
+CauKer code (v1, its CLI defaults) runs at about 12 series/s on one core at
+length 512.
+
+Usage::
+
+    python benchmarks/bench_generation.py --length 512 --n 2000 --threads 1
+
+Thread limits are set before numpy and torch are imported (environment
+variables, then threadpoolctl when installed, and ``torch.set_num_threads``),
+and the process is pinned to as many CPUs, so ``--threads 1`` measures one
+core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+_THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add = parser.add_argument
+    add("--length", type=int, default=512, help="series length")
+    add("--n", type=int, default=2000, help="series per sslts generator")
+    add("--naive-n", type=int, default=30, help="series for the naive sampler")
+    add("--threads", type=int, default=1, help="CPU threads (and cores)")
+    add("--seed", type=int, default=0)
+    return parser.parse_args()
+
+
+def limit_threads(threads: int) -> str:
+    """Limit BLAS/OpenMP/torch threads and CPU affinity; describe the result.
+
+    Must run before numpy is imported for the environment variables to apply.
+    """
+    for name in _THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    cpus = "all"
+    if hasattr(os, "sched_setaffinity"):
+        pinned = sorted(os.sched_getaffinity(0))[:threads]
+        os.sched_setaffinity(0, pinned)
+        cpus = ",".join(map(str, pinned))
+
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+    except ImportError:
+        return f"{threads} thread(s) via environment variables, CPUs {cpus}"
+    threadpool_limits(threads)
+    pools = [f"{p['internal_api']}={p['num_threads']}" for p in threadpool_info()]
+    pools.append(f"torch={torch.get_num_threads()}")
+    return f"{threads} thread(s) ({', '.join(pools)}), CPUs {cpus}"
+
+
+def main() -> None:
+    args = parse_args()
+    threads = limit_threads(args.threads)
+
+    import functools
+
+    import numpy as np
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process import kernels as gp
+
+    from sslts.data import synthetic
+    from sslts.data.synthetic import CauKer, KernelSynth
+
+    sklearn_kernels = {
+        "exp_sine_squared": lambda p: gp.ExpSineSquared(periodicity=p),
+        "dot_product": lambda s: gp.DotProduct(sigma_0=s),
+        "rbf": lambda s: gp.RBF(length_scale=s),
+        "rational_quadratic": lambda a: gp.RationalQuadratic(alpha=a, length_scale=1.0),
+        "white": lambda v: gp.WhiteKernel(noise_level=v),
+        "constant": lambda c: gp.ConstantKernel(constant_value=c),
+        "matern12": lambda s: gp.Matern(length_scale=s, nu=0.5),
+        "matern32": lambda s: gp.Matern(length_scale=s, nu=1.5),
+        "matern52": lambda s: gp.Matern(length_scale=s, nu=2.5),
+    }
+    bank = [sklearn_kernels[k.kind](k.param) for k in synthetic._KERNEL_BANK]
+
+    def naive_kernelsynth(n: int, max_kernels: int = 5) -> np.ndarray:
+        rng = np.random.default_rng(args.seed)
+        x = np.linspace(0.0, 1.0, args.length)[:, None]
+        series = []
+        for _ in range(n):
+            picks = rng.integers(len(bank), size=rng.integers(1, max_kernels + 1))
+            kernel = functools.reduce(
+                lambda a, b: a * b if rng.random() < 0.5 else a + b,
+                [bank[i] for i in picks],
+            )
+            gpr = GaussianProcessRegressor(kernel=kernel, optimizer=None)
+            seed = int(rng.integers(2**31))
+            series.append(gpr.sample_y(x, n_samples=1, random_state=seed).ravel())
+        return np.stack(series)
+
+    def timed(fn, n: int) -> tuple[float, np.ndarray]:
+        tic = time.perf_counter()
+        out = fn(n)
+        return time.perf_counter() - tic, out
+
+    # One-off cost per process and length: eigendecomposition of the bank kernels.
+    tic = time.perf_counter()
+    for kernel in synthetic._KERNEL_BANK:
+        if kernel.kind != "white":
+            synthetic._kernel_factor(kernel, args.length)
+    setup = time.perf_counter() - tic
+
+    rows = [("naive sklearn GP sample_y", *timed(naive_kernelsynth, args.naive_n))]
+    generators = {
+        "sslts KernelSynth": KernelSynth(args.length, random_state=args.seed),
+        "sslts CauKer (18 nodes, 4 outputs)": CauKer(
+            args.length, random_state=args.seed
+        ),
+    }
+    for name, gen in generators.items():
+        gen.generate(200)  # warm the product-sampler cache a little
+        rows.append((name, *timed(functools.partial(gen.generate, start=200), args.n)))
+
+    print(f"length {args.length}, {threads}")
+    print(f"one-off setup (factorising the kernel bank): {setup:.2f} s\n")
+    naive_rate = args.naive_n / rows[0][1]
+    header = ("generator", "series", "seconds", "series/s", "vs naive")
+    print("{:<36} {:>7} {:>8} {:>9} {:>9}".format(*header))
+    for name, seconds, series in rows:
+        assert np.isfinite(series).all(), name
+        rate = len(series) / seconds
+        ratio = f"{rate / naive_rate:.0f}x"
+        print(f"{name:<36} {len(series):>7} {seconds:>8.2f} {rate:>9.1f} {ratio:>9}")
+
+
+if __name__ == "__main__":
+    main()

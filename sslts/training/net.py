@@ -1,0 +1,100 @@
+"""skorch training of an encoder under a self-supervised objective."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler, PassthroughScoring, ProgressBar
+from skorch.utils import to_tensor
+
+__all__ = ["PretrainNet", "pretrain_callbacks"]
+
+
+class PretrainNet(NeuralNet):
+    """A skorch net whose loss is a self-supervised objective (``y=None``).
+
+    The module returns what the objective needs; ``criterion`` is the
+    objective's class (a plain callable, see :mod:`sslts.objectives`),
+    instantiated by skorch with the ``criterion__*`` parameters. The objective
+    is called as ``criterion_(y_pred, **X)`` where ``X`` is the batch (a dict
+    such as ``{"x": ..., "observed": ...}``) and returns a named tuple whose
+    first field is the total loss; every other field is recorded in the history
+    per training batch; :func:`pretrain_callbacks` averages them per epoch
+    under ``loss_<name>``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sslts.models import TSPulse, TSPulseConfig
+    >>> from sslts.objectives import TSPulseObjective
+    >>> cfg = TSPulseConfig(context_length=32, n_layers=1, n_decoder_layers=1,
+    ...                     n_registers=2, forecast_length=4)
+    >>> net = PretrainNet(TSPulse, module__config=cfg, criterion=TSPulseObjective,
+    ...                   criterion__config=cfg, max_epochs=2, batch_size=8)
+    >>> X = {"x": np.random.default_rng(0).normal(size=(16, 1, 36)).astype("float32")}
+    >>> len(net.fit(X).history)
+    2
+    """
+
+    # The objective is a plain callable, which skorch would not register as a
+    # prefix on its own; ``criterion__*`` parameters must still route to it.
+    prefixes_ = NeuralNet.prefixes_ + ["criterion"]
+
+    def __init__(self, module: Any, *args: Any, train_split: Any = None, **kwargs: Any):
+        kwargs.setdefault("optimizer", torch.optim.AdamW)
+        super().__init__(module, *args, train_split=train_split, **kwargs)
+
+    def get_loss(
+        self,
+        y_pred: Any,
+        y_true: Any = None,
+        X: Mapping[str, Any] | None = None,
+        training: bool = False,
+    ) -> torch.Tensor:
+        """Evaluate the objective on the batch ``X`` and log its parts."""
+        if not isinstance(X, Mapping):
+            raise TypeError("PretrainNet expects each batch to be a dict of tensors")
+        batch = to_tensor(dict(X), device=self.device)
+        losses = self.criterion_(y_pred, **batch)
+        if training:
+            for name, value in zip(losses._fields[1:], losses[1:]):
+                self.history.record_batch(f"loss_{name}", float(value.detach()))
+        return losses[0]
+
+
+def pretrain_callbacks(
+    loss_names: tuple[str, ...],
+    *,
+    max_epochs: int,
+    patience: int | None = None,
+    verbose: bool = False,
+    schedule: Callback | None = None,
+    extra: list[tuple[str, Callback]] | None = None,
+) -> list[tuple[str, Callback]]:
+    """Standard callbacks for :class:`PretrainNet`.
+
+    Epoch averages of each loss part; a learning-rate schedule (``schedule``,
+    by default cosine decay over ``max_epochs``); early stopping on the
+    training loss when ``patience`` is set; a progress bar when ``verbose``;
+    then ``extra``.
+    """
+    callbacks: list[tuple[str, Callback]] = [
+        (f"loss_{name}", PassthroughScoring(name=f"loss_{name}", on_train=True))
+        for name in loss_names
+    ]
+    if schedule is None:
+        schedule = LRScheduler(
+            policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=max(1, max_epochs)
+        )
+    callbacks.append(("lr_schedule", schedule))
+    if patience is not None:
+        callbacks.append(
+            ("early_stopping", EarlyStopping(monitor="train_loss", patience=patience))
+        )
+    if verbose:
+        callbacks.append(("progress", ProgressBar()))
+    callbacks.extend(extra or [])
+    return callbacks

@@ -1,0 +1,122 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from safetensors.torch import load_file
+
+from sslts.cli import main
+from sslts.models import TSPulseConfig
+from sslts.pretrained import load_checkpoint
+from sslts.training import pretrain
+
+TINY_ARGS = [
+    "--context-length", "64", "--d-model", "8", "--n-layers", "1",
+    "--n-registers", "2", "--forecast-length", "8",
+]
+
+
+@pytest.fixture
+def tiny_config():
+    return TSPulseConfig(
+        context_length=64, d_model=8, n_layers=1, n_registers=2, forecast_length=8
+    )
+
+
+def _run(tmp_path, name, config, **kwargs):
+    kwargs = {"data": "kernelsynth", "steps": 4, "batch_size": 8, "checkpoint_every": 2,
+              "verbose": False, **kwargs}
+    return pretrain(tmp_path / name, config=config, **kwargs)
+
+
+def test_pretrain_writes_checkpoint_card_and_plot(tmp_path, tiny_config):
+    result = _run(tmp_path, "m", tiny_config, command="sslts pretrain ...")
+    assert result.finished and result.steps == 4
+    assert (tmp_path / "m.png").stat().st_size > 0
+    card = load_checkpoint(tmp_path / "m").card
+    training = card["training"]
+    assert training["steps"] == 4 and training["samples_seen"] == 32
+    assert training["data"] == {"source": "kernelsynth", "length": 72, "seed": 0}
+    assert set(training["final_losses"]) >= {"train_loss", "loss_time", "loss_prob"}
+    assert training["wall_time_s"] > 0 and training["finished"] is True
+    assert card["command"] == "sslts pretrain ..."
+    assert card["config"] == tiny_config.to_dict()
+    assert card["library_version"]
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path, tiny_config):
+    straight = _run(tmp_path, "straight", tiny_config)
+    first = _run(tmp_path, "resumed", tiny_config, max_minutes=0.0)  # stops after 1 block
+    assert not first.finished and first.steps == 2
+    second = _run(tmp_path, "resumed", tiny_config)
+    assert second.finished and second.steps == 4
+    a, b = load_file(straight.checkpoint), load_file(second.checkpoint)
+    for key in a:
+        np.testing.assert_allclose(a[key].numpy(), b[key].numpy(), rtol=1e-5, atol=1e-6)
+    state = json.loads((tmp_path / "resumed.run" / "state.json").read_text())
+    assert [h["step"] for h in state["history"]] == [2, 4]
+
+
+def test_resume_refuses_other_settings(tmp_path, tiny_config):
+    _run(tmp_path, "m", tiny_config, max_minutes=0.0)
+    with pytest.raises(ValueError, match="other settings"):
+        _run(tmp_path, "m", tiny_config, lr=0.5)
+
+
+def test_pretrain_on_a_user_array(tmp_path, tiny_config):
+    X = np.random.default_rng(0).normal(size=(5, 100)).cumsum(axis=1)
+    np.save(tmp_path / "mine.npy", X)
+    result = _run(tmp_path, "m", tiny_config, data=str(tmp_path / "mine.npy"), steps=2)
+    assert result.card["training"]["data"]["shape"] == [5, 100]
+    with pytest.raises(ValueError, match="shorter than"):
+        _run(tmp_path, "short", tiny_config, data=X[:, :50])
+    with pytest.raises(ValueError, match="cauker"):
+        _run(tmp_path, "bad", tiny_config, data="imagenet")
+
+
+def test_bad_arguments(tmp_path, tiny_config):
+    with pytest.raises(ValueError, match="exactly one"):
+        pretrain(tmp_path / "x", config=tiny_config, steps=2, n_samples=10)
+    with pytest.raises(ValueError, match="positive"):
+        pretrain(tmp_path / "x", config=tiny_config, steps=2, checkpoint_every=0)
+
+
+def test_cli_pretrain(tmp_path, capsys):
+    out = tmp_path / "cli"
+    code = main(["pretrain", "--output", str(out), "--steps", "2", "--batch-size", "4",
+                 "--data", "cauker", "--quiet", *TINY_ARGS])
+    assert code == 0
+    assert "finished at step 2" in capsys.readouterr().out
+    card = load_checkpoint(out).card
+    assert card["command"].startswith("sslts pretrain --output")
+    assert card["config"]["d_model"] == 8
+
+
+@pytest.mark.slow
+def test_killed_cli_run_resumes(tmp_path):
+    """Kill -9 a real pretraining process mid-run, start it again, and it finishes."""
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "sslts.cli", "pretrain", "--output", str(out), "--steps", "200",
+           "--batch-size", "8", "--checkpoint-every", "10", "--data", "kernelsynth", "--quiet",
+           *TINY_ARGS]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state_file = tmp_path / "killed.run" / "state.json"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if state_file.exists() and json.loads(state_file.read_text())["step"] >= 20:
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    reached = json.loads(state_file.read_text())["step"]
+    assert 20 <= reached < 200, "the run should have been killed mid-way"
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    card = load_checkpoint(out).card
+    assert card["training"]["steps"] == 200 and card["training"]["finished"]
+    state = json.loads(state_file.read_text())
+    steps = [h["step"] for h in state["history"]]
+    assert steps == list(range(10, 201, 10))  # no block lost or repeated
