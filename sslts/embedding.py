@@ -13,7 +13,7 @@ from sklearn.callback import CallbackSupportMixin, with_callbacks
 from sklearn.utils.validation import check_is_fitted
 
 from sslts._torch import resolve_device, seeded
-from sslts._validation import check_panel
+from sslts._validation import Panel, check_panel
 from sslts.data.windows import context_windows, pool_windows
 from sslts.models import TSPulse, TSPulseConfig
 from sslts.objectives import TSPulseLosses, TSPulseObjective
@@ -194,12 +194,15 @@ class TSPulseEmbedder(
         context.call_on_fit_task_end(estimator=self, X=X)
         return self
 
-    def _finetune(self, model: TSPulse, panel, device, context) -> TSPulse:
+    def _finetune(
+        self, model: TSPulse, panel: Panel, device: torch.device, context: Any
+    ) -> TSPulse:
+        """Continue masked-reconstruction pretraining on the context windows of ``panel``."""
         config = model.config
         windows = context_windows(panel, config.context_length)
         parts = TSPulseLosses._fields[1:]
         net = PretrainNet(
-            copy.deepcopy(model),
+            model,
             criterion=TSPulseObjective,
             criterion__config=config,
             max_epochs=self.finetune_epochs,

@@ -8,12 +8,6 @@ import torch
 
 from sslts.models import TSPulse, TSPulseConfig
 
-# One intra-op thread per test process: the suite runs under pytest-xdist on
-# small machines, and results must not depend on the thread count anyway.
-torch.set_num_threads(1)
-
-TINY = "tspulse-tiny-random"
-
 
 @pytest.fixture
 def tiny_config() -> TSPulseConfig:
