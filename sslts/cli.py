@@ -33,18 +33,20 @@ def _demo(args: argparse.Namespace) -> int:
         f"GunPoint (shipped with sktime): {len(X_train)} train / {len(X_test)} test "
         f"series of length {X_train.shape[-1]}, {len(set(y_train))} classes"
     )
+    def embedder_pipeline(pretrained, scale=False):
+        steps = [TSPulseEmbedder(pretrained=pretrained, random_state=args.seed)]
+        steps += [StandardScaler()] if scale else []
+        return make_pipeline(*steps, LogisticRegression(max_iter=2000))
+
     candidates = {
-        f"TSPulseEmbedder({args.pretrained!r}) + LogisticRegression": make_pipeline(
-            TSPulseEmbedder(pretrained=args.pretrained, random_state=args.seed),
-            StandardScaler(),
-            LogisticRegression(max_iter=2000),
+        f"TSPulseEmbedder({args.pretrained!r}) + LogisticRegression": embedder_pipeline(
+            args.pretrained
         ),
-        "TSPulseEmbedder(None: random init) + LogisticRegression": make_pipeline(
-            TSPulseEmbedder(pretrained=None, random_state=args.seed),
-            StandardScaler(),
-            LogisticRegression(max_iter=2000),
+        "TSPulseEmbedder(None: random init) + LogisticRegression": embedder_pipeline(None),
+        "TSPulseEmbedder(None) + StandardScaler + LogisticRegression": embedder_pipeline(
+            None, scale=True
         ),
-        "raw values + LogisticRegression (no encoder)": make_pipeline(
+        "raw values + StandardScaler + LogisticRegression (no encoder)": make_pipeline(
             StandardScaler(), LogisticRegression(max_iter=2000)
         ),
     }

@@ -6,7 +6,7 @@ def test_demo_prints_a_result_table(capsys):
     out = capsys.readouterr().out
     assert "GunPoint" in out
     lines = [line for line in out.splitlines() if "LogisticRegression" in line]
-    assert len(lines) == 3
+    assert len(lines) == 4
     for line in lines:
         accuracy = float(line.split()[-2])
         assert 0.0 <= accuracy <= 1.0
