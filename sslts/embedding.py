@@ -23,7 +23,7 @@ from sslts.training import PretrainNet, SklearnCallbackBridge, pretrain_callback
 __all__ = ["TSPulseEmbedder"]
 
 #: Checkpoint used when ``pretrained="default"``.
-DEFAULT_CHECKPOINT = "tspulse-tiny-random"
+DEFAULT_CHECKPOINT = "tspulse-synth"
 
 _EMBEDDINGS = ("semantic", "detail", "both")
 _CHANNEL_POOLING = ("concat", "mean")

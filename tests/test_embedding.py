@@ -148,3 +148,28 @@ def test_checkpoint_path_is_accepted(tmp_path, panel, tiny_model):
     emb = TSPulseEmbedder(pretrained=str(path)).fit(panel)
     assert emb.card_["model"] == "tspulse"
     assert emb.transform(panel).shape == (len(panel), 32)
+
+
+def test_default_loads_the_shipped_synthetic_checkpoint_offline(panel):
+    emb = TSPulseEmbedder().fit(panel)
+    training = emb.card_["training"]
+    assert emb.card_["model"] == "tspulse"
+    assert training["data"]["source"] == "mixed" and training["finished"] is True
+    assert training["samples_seen"] >= 100_000
+    assert emb.model_.config.context_length == 512
+    assert emb.transform(panel).shape == (len(panel), 2 * 240)
+
+
+@pytest.mark.slow
+def test_canonical_pipeline_with_shipped_weights_on_gunpoint(gunpoint):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    X_train, y_train, X_test, y_test = gunpoint
+    pipe = Pipeline([("emb", TSPulseEmbedder()), ("clf", LogisticRegression(max_iter=2000))])
+    accuracy = pipe.fit(X_train, y_train).score(X_test, y_test)
+    random = Pipeline(
+        [("emb", TSPulseEmbedder(pretrained=None, random_state=0)), ("clf", LogisticRegression(max_iter=2000))]
+    )
+    assert accuracy >= 0.8
+    assert accuracy > random.fit(X_train, y_train).score(X_test, y_test) + 0.1
