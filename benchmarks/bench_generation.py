@@ -77,23 +77,10 @@ def main() -> None:
 
     import numpy as np
     from sklearn.gaussian_process import GaussianProcessRegressor
-    from sklearn.gaussian_process import kernels as gp
-
     from sslts.data import synthetic
     from sslts.data.synthetic import CauKer, KernelSynth
 
-    sklearn_kernels = {
-        "exp_sine_squared": lambda p: gp.ExpSineSquared(periodicity=p),
-        "dot_product": lambda s: gp.DotProduct(sigma_0=s),
-        "rbf": lambda s: gp.RBF(length_scale=s),
-        "rational_quadratic": lambda a: gp.RationalQuadratic(alpha=a, length_scale=1.0),
-        "white": lambda v: gp.WhiteKernel(noise_level=v),
-        "constant": lambda c: gp.ConstantKernel(constant_value=c),
-        "matern12": lambda s: gp.Matern(length_scale=s, nu=0.5),
-        "matern32": lambda s: gp.Matern(length_scale=s, nu=1.5),
-        "matern52": lambda s: gp.Matern(length_scale=s, nu=2.5),
-    }
-    bank = [sklearn_kernels[k.kind](k.param) for k in synthetic._KERNEL_BANK]
+    bank = [k.to_sklearn() for k in synthetic._KERNEL_BANK]
 
     def naive_kernelsynth(n: int, max_kernels: int = 5) -> np.ndarray:
         rng = np.random.default_rng(args.seed)

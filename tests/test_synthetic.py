@@ -246,27 +246,11 @@ def test_bank_kernel_samples_have_the_kernel_covariance(k):
     assert max_z_score(samples, product_kernel([k], length)) < 6
 
 
-def sklearn_kernel(k: syn._Kernel):
-    from sklearn.gaussian_process import kernels as gp
-
-    return {
-        "exp_sine_squared": lambda p: gp.ExpSineSquared(periodicity=p),
-        "dot_product": lambda s: gp.DotProduct(sigma_0=s),
-        "rbf": lambda s: gp.RBF(length_scale=s),
-        "rational_quadratic": lambda a: gp.RationalQuadratic(alpha=a, length_scale=1.0),
-        "white": lambda v: gp.WhiteKernel(noise_level=v),
-        "constant": lambda c: gp.ConstantKernel(constant_value=c),
-        "matern12": lambda s: gp.Matern(length_scale=s, nu=0.5),
-        "matern32": lambda s: gp.Matern(length_scale=s, nu=1.5),
-        "matern52": lambda s: gp.Matern(length_scale=s, nu=2.5),
-    }[k.kind](k.param)
-
-
 @pytest.mark.parametrize("k", UNIQUE_KERNELS, ids=lambda k: f"{k.kind}-{k.param:.3g}")
 def test_bank_kernels_match_sklearn(k):
     x = syn._grid(40)
     K = k.matrix(x)
-    np.testing.assert_allclose(K, sklearn_kernel(k)(x[:, None]), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(K, k.to_sklearn()(x[:, None]), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(k.diagonal(x), np.diag(K), rtol=1e-12)
 
 

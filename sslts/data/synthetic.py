@@ -132,6 +132,23 @@ class _Kernel:
             return self.param**2 + np.outer(x, x)
         return _STATIONARY[self.kind](np.abs(x[:, None] - x[None, :]), self.param)
 
+    def to_sklearn(self):
+        """The same kernel as a scikit-learn GP kernel (for checks and baselines)."""
+        from sklearn.gaussian_process import kernels as gp
+
+        build = {
+            "exp_sine_squared": lambda p: gp.ExpSineSquared(periodicity=p),
+            "dot_product": lambda s: gp.DotProduct(sigma_0=s),
+            "rbf": lambda s: gp.RBF(length_scale=s),
+            "rational_quadratic": lambda a: gp.RationalQuadratic(alpha=a, length_scale=1.0),
+            "white": lambda v: gp.WhiteKernel(noise_level=v),
+            "constant": lambda c: gp.ConstantKernel(constant_value=c),
+            "matern12": lambda s: gp.Matern(length_scale=s, nu=0.5),
+            "matern32": lambda s: gp.Matern(length_scale=s, nu=1.5),
+            "matern52": lambda s: gp.Matern(length_scale=s, nu=2.5),
+        }
+        return build[self.kind](self.param)
+
     def diagonal(self, x: np.ndarray) -> np.ndarray:
         """Diagonal of :meth:`matrix`, without forming it."""
         if self.kind == "dot_product":
