@@ -116,3 +116,23 @@ def test_constant_series_stay_finite(tiny_model, tiny_config):
     out = tiny_model(torch.full((2, 1, tiny_config.context_length), 5.0))
     for tensor in (out.time, out.fft_time, out.prob_logits, out.forecast, out.tokens):
         assert torch.isfinite(tensor).all()
+
+
+def test_inference_fast_path_matches_the_training_path():
+    # Outside training the mixer stacks run a token-major, chunked fast path;
+    # with dropout and masking off it must compute exactly what training does.
+    cfg = TSPulseConfig(
+        context_length=128, n_layers=2, n_registers=3, dropout=0.0,
+        mask_block_ratio=0.0, mask_point_ratio=0.0,
+    )
+    torch.manual_seed(0)
+    model = TSPulse(cfg)
+    x = torch.randn(300, 2, 128)  # enough series for several chunks
+    model.train()
+    reference = model.encode(x)
+    model.eval()
+    with torch.inference_mode():
+        fast = model.encode(x)
+        semantic = model.embed(x, kind="semantic")
+    torch.testing.assert_close(fast, reference.detach(), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(semantic, reference.detach()[..., 2 * cfg.n_patches :, :].flatten(-2), rtol=1e-4, atol=1e-5)

@@ -5,7 +5,7 @@ dimension, so ``(batch, channels, tokens, features)`` flows through unchanged
 (channel-independent encoding).
 
 Outside training, :class:`MixerStack` runs its layers in a *token-major*
-layout ``(tokens, series, features)`` (:func:`to_token_major`): there every
+layout ``(tokens, series, features)`` (:func:`mix_token_major`): there every
 token-mixing product is one large 2D matrix product ``W @ X`` with ``X`` of
 shape ``(tokens, series * features)`` and every feature-mixing product one
 large ``X @ W.T`` over ``(tokens * series, features)``, with no transposes or
@@ -20,14 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = [
-    "RevIN",
-    "GatedAttention",
-    "MixerLayer",
-    "MixerStack",
-    "to_token_major",
-    "from_token_major",
-]
+__all__ = ["GatedAttention", "MixerLayer", "MixerStack", "RevIN", "mix_token_major"]
 
 
 class RevIN(nn.Module):
@@ -167,36 +160,83 @@ class MixerLayer(nn.Module):
 
         ``x`` must be contiguous. Token mixing is done as 2D products
         ``W @ X`` on the ``(tokens, series * features)`` view, feature mixing
-        as 2D products on the ``(tokens * series, features)`` view. ``keep``
-        (a slice of tokens) restricts the feature-mixing half, which is per
-        token, to the tokens the caller will read; the result then has only
-        those tokens.
+        as 2D products ``X @ W.T`` on the ``(tokens * series, features)``
+        view. ``keep`` (a slice of tokens) restricts the feature-mixing half,
+        which is per token, to the tokens the caller will read; the result
+        then has only those tokens. Temporaries are updated in place when
+        autograd is off.
         """
         n_tokens, n_series, n_features = x.shape
-        flat = (n_tokens, n_series * n_features)
+        inplace = not torch.is_grad_enabled()
+        # Token mixing: (tokens, series * features), weights applied from the left.
         mlp, gate = self.token_mlp, self.token_gate.gate
-        h = self.token_norm(x).view(flat)
+        h = self.token_norm(x).view(n_tokens, n_series * n_features)
         h = torch.addmm(mlp.fc1.bias[:, None], mlp.fc1.weight, h)
         h = mlp.dropout(F.gelu(h))
         h = torch.addmm(mlp.fc2.bias[:, None], mlp.fc2.weight, h)
-        logits = torch.addmm(gate.bias[:, None], gate.weight, h)
-        h = h * torch.softmax(logits, dim=0)
+        g = torch.softmax(torch.addmm(gate.bias[:, None], gate.weight, h), dim=0)
+        h = g.mul_(h) if inplace else g * h
         x = x + self.dropout(h.view(x.shape))
         if keep is not None:
             x = x[keep]
-        h = self.feature_gate(self.feature_mlp(self.feature_norm(x)))
-        return x + self.dropout(h)
+        # Feature mixing: (tokens * series, features), weights applied from the right.
+        shape = x.shape
+        x = x.reshape(-1, n_features)
+        mlp, gate = self.feature_mlp, self.feature_gate.gate
+        h = torch.addmm(mlp.fc1.bias, self.feature_norm(x), mlp.fc1.weight.t())
+        h = mlp.dropout(F.gelu(h))
+        h = torch.addmm(mlp.fc2.bias, h, mlp.fc2.weight.t())
+        g = torch.softmax(torch.addmm(gate.bias, h, gate.weight.t()), dim=-1)
+        h = self.dropout(g.mul_(h) if inplace else g * h)
+        return (h.add_(x) if inplace else h + x).view(shape)
 
 
-def to_token_major(x: torch.Tensor) -> torch.Tensor:
-    """``(..., tokens, features)`` to a contiguous ``(tokens, series, features)``."""
-    n_tokens, n_features = x.shape[-2:]
-    return x.reshape(-1, n_tokens, n_features).transpose(0, 1).contiguous()
+# On the CPU, token-major evaluation works on chunks of series whose token
+# matrix has about this many elements per intra-op thread: the intermediates of
+# a layer then stay in cache, and the allocator reuses freed blocks instead of
+# handing large buffers back to the OS and page-faulting them in again on every
+# product. More threads get larger chunks, so that there are fewer parallel
+# regions to synchronise (each costs a scheduler time slice when the machine is
+# oversubscribed).
+_CHUNK_ELEMENTS_PER_THREAD = 1 << 18
 
 
-def from_token_major(x: torch.Tensor, leading: torch.Size | tuple[int, ...]) -> torch.Tensor:
-    """Inverse of :func:`to_token_major`: a contiguous ``(*leading, tokens, features)``."""
-    return x.transpose(0, 1).reshape(*leading, x.shape[0], x.shape[-1])
+def _series_per_chunk(x: torch.Tensor, n_series: int, token_elements: int) -> int:
+    if x.device.type != "cpu":
+        return n_series
+    budget = _CHUNK_ELEMENTS_PER_THREAD * torch.get_num_threads()
+    n_chunks = -(-n_series // max(1, budget // token_elements))
+    return -(-n_series // n_chunks)  # equal chunks
+
+
+def mix_token_major(
+    x: torch.Tensor, stacks: list[MixerStack], keep: slice | None = None
+) -> torch.Tensor:
+    """Apply ``stacks`` in order to ``(..., tokens, features)``, token-major.
+
+    Series (all leading dimensions) are processed in chunks (on the CPU; one
+    chunk elsewhere), each transposed to a contiguous ``(tokens, chunk,
+    features)`` block and run through every stack before the next chunk
+    starts. ``keep`` (a slice of tokens) is handed to the last stack. Returns
+    a contiguous ``(..., kept tokens, features)``.
+    """
+    *leading, n_tokens, n_features = x.shape
+    flat = x.reshape(-1, n_tokens, n_features)
+    n_series = flat.shape[0]
+    if n_series == 0:
+        n_out = n_tokens if keep is None else len(range(n_tokens)[keep])
+        return x.new_empty(*leading, n_out, n_features)
+    step = _series_per_chunk(x, n_series, n_tokens * n_features)
+    out = None
+    for start in range(0, n_series, step):
+        chunk = flat[start : start + step].transpose(0, 1).contiguous()
+        for i, stack in enumerate(stacks):
+            last = i == len(stacks) - 1
+            chunk = stack.forward_token_major(chunk, keep if last else None)
+        if out is None:
+            out = chunk.new_empty(n_series, chunk.shape[0], n_features)
+        out[start : start + step] = chunk.transpose(0, 1)
+    return out.view(*leading, out.shape[1], n_features)
 
 
 class MixerStack(nn.Sequential):
@@ -224,7 +264,7 @@ class MixerStack(nn.Sequential):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training or len(self) == 0:
             return super().forward(x)
-        return from_token_major(self.forward_token_major(to_token_major(x)), x.shape[:-2])
+        return mix_token_major(x, [self])
 
     def forward_token_major(
         self, x: torch.Tensor, keep: slice | None = None

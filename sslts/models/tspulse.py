@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from sslts.augment import mixed_mask
-from sslts.models.layers import MixerStack, RevIN, from_token_major, to_token_major
+from sslts.models.layers import MixerStack, RevIN, mix_token_major
 
 __all__ = ["TSPulseConfig", "TSPulse", "TSPulseOutput", "FFTFeatures"]
 
@@ -295,20 +295,20 @@ class TSPulse(nn.Module):
         decoded = self._backbone_decoder(tokens)
         return self._heads(decoded, hidden, loc, scale, spectrum)
 
-    def _backbone_decoder(self, tokens: torch.Tensor, keep: slice | None = None) -> torch.Tensor:
-        """Backbone then decoder on ``(..., tokens, d_model)``; ``keep`` selects output tokens.
+    def _backbone_decoder(
+        self, tokens: torch.Tensor, keep: slice | None = None
+    ) -> torch.Tensor:
+        """Backbone then decoder on ``(..., tokens, d_model)``; ``keep`` selects tokens.
 
-        Outside training both stacks run token-major with a single layout
-        change on the way in and out, and the last layer mixes features only
-        for the kept tokens (feature mixing is per token, so the kept tokens
-        are unchanged by this).
+        Outside training both stacks run token-major on chunks of series (see
+        :func:`sslts.models.layers.mix_token_major`), and the last layer mixes
+        features only for the kept tokens (feature mixing is per token, so
+        the kept tokens come out the same).
         """
         if self.training:
             decoded = self.decoder(self.backbone(tokens))
             return decoded if keep is None else decoded[..., keep, :]
-        mixed = self.backbone.forward_token_major(to_token_major(tokens))
-        mixed = self.decoder.forward_token_major(mixed, keep)
-        return from_token_major(mixed, tokens.shape[:-2])
+        return mix_token_major(tokens, [self.backbone, self.decoder], keep)
 
     def _heads(
         self,
