@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_array
 
-__all__ = ["Panel", "check_panel"]
+__all__ = ["Panel", "Series", "check_panel", "check_series"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,30 @@ class Panel:
 
     @property
     def n_instances(self) -> int:
+        return self.values.shape[0]
+
+    @property
+    def n_channels(self) -> int:
+        return self.values.shape[1]
+
+
+@dataclass(frozen=True)
+class Series:
+    """A validated single (possibly multivariate) series, time-major.
+
+    Attributes
+    ----------
+    values : ndarray of shape (n_timepoints, n_channels), float32
+        Missing points hold 0.
+    observed : ndarray of bool, same shape, or None
+        False where a value is missing (NaN); None when all are observed.
+    """
+
+    values: np.ndarray
+    observed: np.ndarray | None
+
+    @property
+    def n_timepoints(self) -> int:
         return self.values.shape[0]
 
     @property
@@ -220,3 +244,94 @@ def _check_channels(panel: Panel, estimator: Any, reset: bool) -> None:
             f"X has {panel.n_channels} channel(s), but {_estimator_name(estimator)} "
             f"was fitted with {expected} channel(s)"
         )
+
+
+def check_series(
+    X: Any,
+    *,
+    estimator: Any,
+    reset: bool,
+    allow_nan: bool = False,
+    min_length: int = 1,
+) -> Series:
+    """Validate one series for anomaly detection or imputation.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_timepoints,) or (n_timepoints, n_channels)
+        Time runs along the first axis (pyod / pandas convention). A pandas
+        Series or DataFrame is accepted.
+    estimator : estimator instance
+        Named in errors; with ``reset=True`` its ``n_features_in_`` is set to
+        the channel count, otherwise the channel count is checked against it.
+    reset : bool
+        True in ``fit``, False afterwards.
+    allow_nan : bool
+        Whether NaN marks missing values (kept in ``observed``).
+    min_length : int
+        Fewest time points accepted.
+
+    Returns
+    -------
+    Series
+
+    Raises
+    ------
+    TypeError
+        For sparse input.
+    ValueError
+        For a 3D array, a series shorter than ``min_length``, zero channels,
+        non-numeric or infinite values, NaN when not allowed, a channel that
+        is entirely missing, or a channel count different from ``fit``.
+    """
+    name = _estimator_name(estimator)
+    if sp.issparse(X):
+        raise TypeError(
+            "Sparse data was passed for X, but dense data is required. "
+            "Use '.toarray()' to convert to a dense numpy array."
+        )
+    if hasattr(X, "ndim") and X.ndim == 3 or (
+        not hasattr(X, "ndim") and np.ndim(X) == 3
+    ):
+        raise ValueError(
+            f"{name} takes one series of shape (n_timepoints,) or "
+            f"(n_timepoints, n_channels); got a 3D array. Call it once per series."
+        )
+    arr = check_array(
+        X,
+        dtype=np.float32,
+        ensure_2d=False,
+        ensure_all_finite="allow-nan" if allow_nan else True,
+        ensure_min_samples=1,
+        estimator=estimator,
+        input_name="X",
+    )
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} got a series with zero channels: shape {arr.shape}")
+    if arr.shape[0] < min_length:
+        raise ValueError(
+            f"{name} needs a series of at least {min_length} time points; "
+            f"got {arr.shape[0]}"
+        )
+    observed = None
+    nan = np.isnan(arr)
+    if nan.any():
+        empty = nan.all(axis=0)
+        if empty.any():
+            raise ValueError(
+                f"{name} got channel {int(np.flatnonzero(empty)[0])} with no observed value"
+            )
+        observed = ~nan
+        arr = np.where(nan, np.float32(0), arr)
+    if reset:
+        estimator.n_features_in_ = arr.shape[1]
+    else:
+        expected = getattr(estimator, "n_features_in_", None)
+        if expected is not None and arr.shape[1] != expected:
+            raise ValueError(
+                f"X has {arr.shape[1]} channel(s), but {name} was fitted with "
+                f"{expected} channel(s)"
+            )
+    return Series(values=np.ascontiguousarray(arr), observed=observed)

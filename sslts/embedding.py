@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import numbers
 from typing import Any
 
 import numpy as np
@@ -12,31 +11,19 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.callback import CallbackSupportMixin, with_callbacks
 from sklearn.utils.validation import check_is_fitted
 
+from sslts._params import check_choice, check_int, check_positive
 from sslts._torch import resolve_device, seeded
 from sslts._validation import Panel, check_panel
 from sslts.data.windows import context_windows, pool_windows
-from sslts.models import TSPulse, TSPulseConfig
+from sslts.models import TSPulse
 from sslts.objectives import TSPulseLosses, TSPulseObjective
-from sslts.pretrained import load_checkpoint
+from sslts.pretrained import initial_model
 from sslts.training import PretrainNet, SklearnCallbackBridge, pretrain_callbacks
 
 __all__ = ["TSPulseEmbedder"]
 
-#: Checkpoint used when ``pretrained="default"``.
-DEFAULT_CHECKPOINT = "tspulse-synth"
-
 _EMBEDDINGS = ("semantic", "detail", "both")
 _CHANNEL_POOLING = ("concat", "mean")
-
-
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
 class TSPulseEmbedder(
@@ -145,23 +132,11 @@ class TSPulseEmbedder(
 
     # ---------------------------------------------------------------- fitting
     def _check_params(self) -> None:
-        _check_choice("embedding", self.embedding, _EMBEDDINGS)
-        _check_choice("channel_pooling", self.channel_pooling, _CHANNEL_POOLING)
-        _check_int("finetune_epochs", self.finetune_epochs, 0)
-        _check_int("batch_size", self.batch_size, 1)
-        if not (isinstance(self.lr, numbers.Real) and self.lr > 0):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
-
-    def _initial_model(self) -> tuple[TSPulse, dict[str, Any]]:
-        if self.pretrained is None:
-            return TSPulse(TSPulseConfig()), {}
-        name = DEFAULT_CHECKPOINT if self.pretrained == "default" else self.pretrained
-        checkpoint = load_checkpoint(name)
-        if not isinstance(checkpoint.model, TSPulse):
-            raise ValueError(
-                f"checkpoint {name!r} holds a {checkpoint.family} model, not TSPulse"
-            )
-        return checkpoint.model, checkpoint.card
+        check_choice("embedding", self.embedding, _EMBEDDINGS)
+        check_choice("channel_pooling", self.channel_pooling, _CHANNEL_POOLING)
+        check_int("finetune_epochs", self.finetune_epochs, 0)
+        check_int("batch_size", self.batch_size, 1)
+        check_positive("lr", self.lr)
 
     @with_callbacks
     def fit(self, X: Any, y: Any = None) -> TSPulseEmbedder:
@@ -184,7 +159,7 @@ class TSPulseEmbedder(
         context = self._init_callback_context(max_subtasks=self.finetune_epochs)
         context.call_on_fit_task_begin(estimator=self, X=X)
         with seeded(self.random_state):
-            model, card = self._initial_model()
+            model, card = initial_model(self.pretrained, TSPulse)
             model = model.to(device)
             self.card_ = card
             self.finetune_history_: list[dict[str, float]] = []

@@ -96,3 +96,31 @@ def test_channel_mismatch_after_fit():
         check_panel(np.zeros((2, 2, 5)), estimator=est, reset=False)
     with pytest.raises(ValueError, match="X has 1 channel.*fitted with 3"):
         check_panel(np.zeros((2, 5)), estimator=est, reset=False)
+
+
+class _Est:
+    pass
+
+
+def test_check_series_shapes_nan_and_channels():
+    from sslts._validation import check_series
+
+    est = _Est()
+    s = check_series(np.arange(5.0), estimator=est, reset=True)
+    assert s.values.shape == (5, 1) and s.values.dtype == np.float32 and s.observed is None
+    assert est.n_features_in_ == 1
+    x = np.ones((6, 3))
+    x[2, 1] = np.nan
+    s = check_series(x, estimator=est, reset=True, allow_nan=True)
+    assert s.observed[2, 1] == False and s.values[2, 1] == 0  # noqa: E712
+    with pytest.raises(ValueError, match="NaN"):
+        check_series(x, estimator=est, reset=False)
+    with pytest.raises(ValueError, match="fitted with 3 channel"):
+        check_series(np.ones((6, 2)), estimator=est, reset=False)
+    with pytest.raises(ValueError, match="3D"):
+        check_series(np.ones((2, 6, 3)), estimator=est, reset=False)
+    with pytest.raises(ValueError, match="at least 4 time points"):
+        check_series(np.ones((3, 3)), estimator=est, reset=False, min_length=4)
+    x[:, 0] = np.nan
+    with pytest.raises(ValueError, match="channel 0 with no observed"):
+        check_series(x, estimator=est, reset=True, allow_nan=True)

@@ -53,3 +53,33 @@ def test_pool_windows_averages_per_owner():
     pooled = pool_windows(emb, np.array([0, 0, 1]), 2)
     np.testing.assert_allclose(pooled, [[2.0], [10.0]])
     assert pooled.dtype == np.float32
+
+
+def test_sliding_windows_cover_every_point_and_average_back():
+    from sslts._validation import Series
+    from sslts.data.windows import points_from_windows, sliding_windows
+
+    series = Series(np.arange(22, dtype=np.float32).reshape(11, 2), None)
+    w = sliding_windows(series, length=4, stride=3)
+    assert w.starts.tolist() == [0, 3, 6, 7]
+    assert w.values.shape == (4, 2, 4)
+    np.testing.assert_array_equal(w.values[1, 0], [6, 8, 10, 12])
+    # per-point values placed back where they came from
+    np.testing.assert_allclose(points_from_windows(w.values, w), series.values)
+    # one value per window: mean over covering windows
+    spread = points_from_windows(np.array([0.0, 1.0, 2.0, 3.0]), w)
+    assert spread.shape == (11,)
+    assert spread[0] == 0 and spread[3] == 0.5 and spread[-1] == 3.0
+
+
+def test_sliding_windows_left_pad_short_series():
+    from sslts._validation import Series
+    from sslts.data.windows import points_from_windows, sliding_windows
+
+    series = Series(np.array([[1.0], [2.0]], np.float32), None)
+    w = sliding_windows(series, length=5, stride=1)
+    assert w.starts.tolist() == [-3]
+    assert w.observed[0, 0].tolist() == [False, False, False, True, True]
+    np.testing.assert_allclose(points_from_windows(w.values[:, 0], w), [1.0, 2.0])
+    with pytest.raises(ValueError, match="stride"):
+        sliding_windows(series, length=5, stride=0)

@@ -20,9 +20,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from sslts._validation import Panel
+from sslts._validation import Panel, Series
 
-__all__ = ["ContextWindows", "context_windows", "pool_windows"]
+__all__ = [
+    "ContextWindows",
+    "SlidingWindows",
+    "context_windows",
+    "pool_windows",
+    "points_from_windows",
+    "sliding_windows",
+]
 
 
 class ContextWindows:
@@ -80,7 +87,7 @@ def context_windows(panel: Panel, context: int) -> ContextWindows:
     Examples
     --------
     >>> import numpy as np
-    >>> from sslts._validation import Panel
+    >>> from sslts._validation import Panel, Series
     >>> panel = Panel(np.ones((2, 1, 10), np.float32), None, np.array([10, 10]))
     >>> w = context_windows(panel, context=4)
     >>> w.values.shape, w.owner.tolist()
@@ -111,3 +118,113 @@ def pool_windows(embeddings: np.ndarray, owner: np.ndarray, n_instances: int) ->
     np.add.at(sums, owner, embeddings)
     counts = np.bincount(owner, minlength=n_instances).reshape(-1, *[1] * (embeddings.ndim - 1))
     return (sums / counts).astype(np.float32)
+
+
+class SlidingWindows:
+    """Sliding windows over one series, channel-major for the encoders.
+
+    Attributes
+    ----------
+    values : ndarray (n_windows, n_channels, length), float32
+    observed : ndarray of bool, same shape
+        False where the series is missing or where a window reaches before
+        the start of a series shorter than ``length`` (left padding).
+    starts : ndarray of int (n_windows,)
+        Index in the series of each window's first point (negative when the
+        window is left-padded).
+    n_timepoints : int
+        Length of the series.
+    """
+
+    def __init__(
+        self, values: np.ndarray, observed: np.ndarray, starts: np.ndarray, n_timepoints: int
+    ):
+        self.values = values
+        self.observed = observed
+        self.starts = starts
+        self.n_timepoints = n_timepoints
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @property
+    def length(self) -> int:
+        return self.values.shape[-1]
+
+
+def sliding_windows(series: Series, length: int, stride: int) -> SlidingWindows:
+    """Cut ``series`` into windows of ``length`` points, ``stride`` apart.
+
+    Every point is covered: the last window always ends at the last point
+    (so the final stride may be shorter). A series shorter than ``length``
+    gives one left-padded window, its padding unobserved.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sslts._validation import Series
+    >>> w = sliding_windows(Series(np.zeros((10, 1), np.float32), None), length=4, stride=3)
+    >>> w.starts.tolist(), w.values.shape
+    ([0, 3, 6], (3, 1, 4))
+    """
+    if length < 1 or stride < 1:
+        raise ValueError(f"length and stride must be >= 1, got {length} and {stride}")
+    n = series.n_timepoints
+    values = np.ascontiguousarray(series.values.T)
+    observed = np.ones(values.shape, bool) if series.observed is None else series.observed.T
+    if n < length:
+        pad = length - n
+        out_v = np.zeros((1, values.shape[0], length), np.float32)
+        out_o = np.zeros((1, values.shape[0], length), bool)
+        out_v[0, :, pad:], out_o[0, :, pad:] = values, observed
+        return SlidingWindows(out_v, out_o, np.array([-pad]), n)
+    starts = np.arange(0, n - length + 1, stride)
+    if starts[-1] != n - length:
+        starts = np.append(starts, n - length)
+    index = starts[:, None] + np.arange(length)
+    return SlidingWindows(
+        np.ascontiguousarray(np.moveaxis(values[:, index], 1, 0)),
+        np.ascontiguousarray(np.moveaxis(observed[:, index], 1, 0)),
+        starts,
+        n,
+    )
+
+
+def points_from_windows(
+    window_values: np.ndarray, windows: SlidingWindows, *, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Average per-window values back onto the series' time points.
+
+    Parameters
+    ----------
+    window_values : ndarray of shape (n_windows, ..., length) or (n_windows, ...)
+        Either one value per window point (last axis = window length; it is
+        placed where the window lies) or one value per window (spread over
+        every point the window covers).
+    windows : SlidingWindows
+        The windows the values belong to.
+    weights : ndarray of shape (n_windows, length), optional
+        Per-window-point weights (e.g. ``windows.observed.any(axis=1)`` to
+        count only observed points); uniform when omitted.
+
+    Returns
+    -------
+    ndarray of shape (n_timepoints, ...), float64
+        Mean over the windows covering each point (NaN where no window with a
+        positive weight covers a point).
+    """
+    length, n = windows.length, windows.n_timepoints
+    values = np.asarray(window_values, dtype=np.float64)
+    if values.ndim == 1 or values.shape[-1] != length:
+        values = np.repeat(values[..., None], length, axis=-1)
+    values = np.moveaxis(values, -1, 1)  # (n_windows, length, ...)
+    w = np.ones((len(windows), length)) if weights is None else np.asarray(weights, float)
+    index = windows.starts[:, None] + np.arange(length)
+    keep = index >= 0
+    extra = (1,) * (values.ndim - 2)
+    sums = np.zeros((n, *values.shape[2:]))
+    counts = np.zeros((n, *extra))
+    np.add.at(sums, index[keep], values[keep] * w[keep].reshape(-1, *extra))
+    np.add.at(counts, index[keep], w[keep].reshape(-1, *extra))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.where(counts > 0, counts, 1), np.nan)

@@ -31,10 +31,15 @@ from sslts.models import TSPulse, TSPulseConfig
 __all__ = [
     "Checkpoint",
     "CheckpointError",
+    "DEFAULT_CHECKPOINT",
     "available_checkpoints",
+    "initial_model",
     "load_checkpoint",
     "save_checkpoint",
 ]
+
+#: Checkpoint used when an estimator's ``pretrained="default"``.
+DEFAULT_CHECKPOINT = "tspulse-synth"
 
 FORMAT = "sslts-checkpoint"
 FORMAT_VERSION = 1
@@ -198,6 +203,45 @@ def load_checkpoint(name_or_path: str | os.PathLike) -> Checkpoint:
     model.load_state_dict(state)
     model.eval()
     return Checkpoint(model=model, card=card)
+
+
+def initial_model(
+    pretrained: str | os.PathLike | None, model_cls: type[torch.nn.Module] = TSPulse
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Resolve an estimator's ``pretrained`` parameter to a model and its card.
+
+    Parameters
+    ----------
+    pretrained : str, path-like or None
+        ``"default"`` (:data:`DEFAULT_CHECKPOINT`), a registered name, a
+        checkpoint path, or None for a randomly initialised model of the
+        default configuration of ``model_cls`` (seed torch first).
+    model_cls : type
+        The module class the caller needs; a checkpoint of another family is
+        refused.
+
+    Returns
+    -------
+    model : torch.nn.Module
+        In evaluation mode.
+    card : dict
+        The checkpoint's card (empty for random initialisation).
+
+    Raises
+    ------
+    ValueError
+        If the checkpoint holds another model family.
+    """
+    if pretrained is None:
+        config_cls = next(c for c, m in MODEL_FAMILIES.values() if m is model_cls)
+        return model_cls(config_cls()).eval(), {}
+    name = DEFAULT_CHECKPOINT if pretrained == "default" else pretrained
+    checkpoint = load_checkpoint(name)
+    if not isinstance(checkpoint.model, model_cls):
+        raise ValueError(
+            f"checkpoint {name!r} holds a {checkpoint.family} model, not {model_cls.__name__}"
+        )
+    return checkpoint.model, checkpoint.card
 
 
 def save_checkpoint(
