@@ -1,14 +1,33 @@
 """Pure-torch models: no scikit-learn in here."""
 
 from sslts.models.tspulse import TSPulse, TSPulseConfig, TSPulseOutput
-from sslts.models.jepa import EncoderOutput, JEPAConfig, PatchEncoder, coarse_view
+from sslts.models.jepa import (
+    CodebookOutput,
+    CoarsePredictor,
+    EncoderOutput,
+    FinePredictor,
+    JEPAConfig,
+    MTSJEPA,
+    MTSJEPAOutput,
+    PatchDecoder,
+    PatchEncoder,
+    SoftCodebook,
+    coarse_view,
+)
 
 __all__ = [
     "TSPulse",
     "TSPulseConfig",
     "TSPulseOutput",
+    "CodebookOutput",
+    "CoarsePredictor",
     "EncoderOutput",
+    "FinePredictor",
     "JEPAConfig",
+    "MTSJEPA",
+    "MTSJEPAOutput",
+    "PatchDecoder",
     "PatchEncoder",
+    "SoftCodebook",
     "coarse_view",
 ]

@@ -22,6 +22,7 @@ target branch (encoder + codebook), all around one :class:`PatchEncoder`.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -31,7 +32,19 @@ from torch import nn
 
 from sslts.models.layers import RevIN
 
-__all__ = ["EncoderOutput", "JEPAConfig", "PatchEncoder", "coarse_view"]
+__all__ = [
+    "CodebookOutput",
+    "CoarsePredictor",
+    "EncoderOutput",
+    "FinePredictor",
+    "JEPAConfig",
+    "MTSJEPA",
+    "MTSJEPAOutput",
+    "PatchDecoder",
+    "PatchEncoder",
+    "SoftCodebook",
+    "coarse_view",
+]
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,10 @@ class JEPAConfig:
     reconstruction_start, reconstruction_end : float
         Reconstruction weight ``lambda_r``, annealed linearly from start to
         end over training (see :class:`sslts.training.ObjectiveProgress`).
+    reconstruction_space : {"data", "scaled"}
+        Where the reconstruction error is measured: ``"data"`` after undoing
+        RevIN (the paper), ``"scaled"`` in RevIN units (insensitive to the
+        units of each channel).
     """
 
     context_length: int = 100
@@ -115,6 +132,7 @@ class JEPAConfig:
     batch_entropy_weight: float = 0.01
     reconstruction_start: float = 0.5
     reconstruction_end: float = 0.1
+    reconstruction_space: str = "data"
 
     def __post_init__(self) -> None:
         positive = (
@@ -157,6 +175,11 @@ class JEPAConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0.0 <= self.ema_decay <= 1.0:
             raise ValueError(f"ema_decay must be in [0, 1], got {self.ema_decay}")
+        if self.reconstruction_space not in ("data", "scaled"):
+            raise ValueError(
+                "reconstruction_space must be 'data' or 'scaled', "
+                f"got {self.reconstruction_space!r}"
+            )
         weights = (
             "fine_weight",
             "coarse_weight",
@@ -232,6 +255,24 @@ def coarse_view(scaled: torch.Tensor, n_patches: int) -> torch.Tensor:
     return averaged.unsqueeze(-2)
 
 
+def _transformer(
+    width: int, heads: int, layers: int, expansion: int, dropout: float
+) -> nn.TransformerEncoder:
+    """Pre-norm ``batch_first`` Transformer encoder (GELU) with a final LayerNorm."""
+    layer = nn.TransformerEncoderLayer(
+        width,
+        heads,
+        dim_feedforward=expansion * width,
+        dropout=dropout,
+        activation="gelu",
+        batch_first=True,
+        norm_first=True,
+    )
+    return nn.TransformerEncoder(
+        layer, layers, norm=nn.LayerNorm(width), enable_nested_tensor=False
+    )
+
+
 class PatchEncoder(nn.Module):
     """Channel-independent patch Transformer: the shared backbone of the JEPAs.
 
@@ -275,20 +316,8 @@ class PatchEncoder(nn.Module):
             nn.Linear(cfg.d_model, cfg.d_model),
         )
         self.position = nn.Parameter(torch.randn(cfg.n_patches, cfg.d_model) * 0.02)
-        layer = nn.TransformerEncoderLayer(
-            cfg.d_model,
-            cfg.n_heads,
-            dim_feedforward=cfg.expansion * cfg.d_model,
-            dropout=cfg.dropout,
-            activation="gelu",
-            batch_first=True,
-            norm_first=True,
-        )
-        self.transformer = nn.TransformerEncoder(
-            layer,
-            cfg.n_layers,
-            norm=nn.LayerNorm(cfg.d_model),
-            enable_nested_tensor=False,
+        self.transformer = _transformer(
+            cfg.d_model, cfg.n_heads, cfg.n_layers, cfg.expansion, cfg.dropout
         )
 
     def _check_input(self, x: torch.Tensor) -> int:
@@ -360,3 +389,339 @@ class PatchEncoder(nn.Module):
     def embed(self, x: torch.Tensor, observed: torch.Tensor | None = None) -> torch.Tensor:
         """Per-channel embeddings ``(B, C, d_model)``: the mean of :meth:`encode` over patches."""
         return self.encode(x, observed).mean(-2)
+
+
+class CodebookOutput(NamedTuple):
+    """Soft assignments of latents to the prototypes of a :class:`SoftCodebook`."""
+
+    probabilities: torch.Tensor  # (..., K), rows on the simplex
+    quantised: torch.Tensor  # (..., D): probabilities @ prototypes
+
+
+class SoftCodebook(nn.Module):
+    """Soft codebook bottleneck (paper Eq. 3).
+
+    ``p_k = softmax_k(cos(h, c_k) / tau)`` and the soft-quantised latent
+    ``z = sum_k p_k c_k`` (a point in the convex hull of the prototypes).
+
+    Parameters
+    ----------
+    size : int
+        Number of prototypes ``K``.
+    dim : int
+        Latent width ``D``.
+    temperature : float
+        Softmax temperature ``tau``.
+    """
+
+    def __init__(self, size: int, dim: int, temperature: float) -> None:
+        super().__init__()
+        self.temperature = temperature
+        self.prototypes = nn.Parameter(torch.randn(size, dim))
+
+    def logits(self, latents: torch.Tensor) -> torch.Tensor:
+        """Cosine similarities over the temperature, ``(..., K)``."""
+        h = nn.functional.normalize(latents, dim=-1)
+        c = nn.functional.normalize(self.prototypes, dim=-1)
+        return h @ c.T / self.temperature
+
+    def forward(self, latents: torch.Tensor) -> CodebookOutput:
+        """Assign ``(..., D)`` latents; returns probabilities and soft-quantised latents."""
+        probabilities = torch.softmax(self.logits(latents), dim=-1)
+        return CodebookOutput(probabilities, probabilities @ self.prototypes)
+
+
+class FinePredictor(nn.Module):
+    """Patch-level predictor: context code sequence -> target window, patch by patch.
+
+    A Transformer over the ``n_patches`` context codes (or latents when there
+    is no codebook), then two heads per patch: logits over the ``K`` codes of
+    the target patch (None without a codebook) and the target latent.
+
+    Parameters
+    ----------
+    config : JEPAConfig
+    """
+
+    def __init__(self, config: JEPAConfig) -> None:
+        super().__init__()
+        cfg = config
+        width = cfg.predictor_dim
+        source = cfg.codebook_size if cfg.use_codebook else cfg.d_model
+        self.input = nn.Linear(source, width)
+        self.position = nn.Parameter(torch.randn(cfg.n_patches, width) * 0.02)
+        self.transformer = _transformer(
+            width, cfg.predictor_heads, cfg.predictor_layers, cfg.expansion, cfg.dropout
+        )
+        self.code_head = nn.Linear(width, cfg.codebook_size) if cfg.use_codebook else None
+        self.latent_head = nn.Linear(width, cfg.d_model)
+
+    def forward(self, codes: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """``(..., P, K or D)`` -> ``(logits (..., P, K) or None, latents (..., P, D))``."""
+        *leading, n, width = codes.shape
+        h = self.input(codes.reshape(-1, n, width)) + self.position[:n]
+        h = self.transformer(h).view(*leading, n, -1)
+        logits = None if self.code_head is None else self.code_head(h)
+        return logits, self.latent_head(h)
+
+
+class CoarsePredictor(nn.Module):
+    """Window-level predictor (paper Eq. 4): a learnable query cross-attends to the codes.
+
+    A 2-layer Transformer decoder whose one target token is the learned
+    query and whose memory is the embedded context code sequence. Outputs
+    logits ``(..., K)`` over the code of the coarse target patch, or, without
+    a codebook, the coarse target latent ``(..., D)``.
+
+    Parameters
+    ----------
+    config : JEPAConfig
+    """
+
+    def __init__(self, config: JEPAConfig) -> None:
+        super().__init__()
+        cfg = config
+        width = cfg.predictor_dim
+        source = cfg.codebook_size if cfg.use_codebook else cfg.d_model
+        self.input = nn.Linear(source, width)
+        self.position = nn.Parameter(torch.randn(cfg.n_patches, width) * 0.02)
+        self.query = nn.Parameter(torch.randn(1, width) * 0.02)
+        layer = nn.TransformerDecoderLayer(
+            width,
+            cfg.predictor_heads,
+            dim_feedforward=cfg.expansion * width,
+            dropout=cfg.dropout,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
+        )
+        self.decoder = nn.TransformerDecoder(
+            layer, cfg.predictor_layers, norm=nn.LayerNorm(width)
+        )
+        self.head = nn.Linear(width, cfg.codebook_size if cfg.use_codebook else cfg.d_model)
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        """``(..., P, K or D)`` -> ``(..., K or D)``."""
+        *leading, n, width = codes.shape
+        memory = self.input(codes.reshape(-1, n, width)) + self.position[:n]
+        query = self.query.expand(memory.shape[0], 1, -1)
+        out = self.decoder(query, memory)[:, 0]
+        return self.head(out).view(*leading, -1)
+
+
+class PatchDecoder(nn.Module):
+    """Reconstruct each patch (RevIN-scaled) from its soft-quantised latent.
+
+    An MLP ``d_model -> d_model -> patch_length`` per patch; patches are
+    concatenated back to ``(..., T)``.
+    """
+
+    def __init__(self, config: JEPAConfig) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(
+            nn.Linear(config.d_model, config.d_model),
+            nn.GELU(),
+            nn.Linear(config.d_model, config.patch_length),
+        )
+
+    def forward(self, latents: torch.Tensor) -> torch.Tensor:
+        """``(..., P, D)`` -> ``(..., P * patch_length)``."""
+        return self.mlp(latents).flatten(-2)
+
+
+class MTSJEPAOutput(NamedTuple):
+    """What :meth:`MTSJEPA.forward` returns (``B`` windows, ``C`` channels, ``P`` patches).
+
+    Fields that the configuration switches off, or that need the target
+    window when none was given, are None. ``*_latent`` targets are the soft
+    quantised target latents with a codebook and the raw target latents
+    without one.
+    """
+
+    tokens: torch.Tensor  # (B, C, P, D) online latents h_t
+    probabilities: torch.Tensor | None  # (B, C, P, K) online codes p_t
+    quantised: torch.Tensor  # (B, C, P, D) z_t (= tokens without a codebook)
+    reconstruction: torch.Tensor  # (B, C, T) decoder output in data units
+    loc: torch.Tensor  # (B, C, 1) RevIN location of the context
+    scale: torch.Tensor  # (B, C, 1) RevIN scale of the context
+    fine_logits: torch.Tensor | None  # (B, C, P, K) predicted target codes
+    fine_latent: torch.Tensor | None  # (B, C, P, D) predicted target latents
+    coarse_logits: torch.Tensor | None  # (B, C, K) predicted coarse code
+    coarse_latent: torch.Tensor | None  # (B, C, D) predicted coarse latent (no codebook)
+    target_probabilities: torch.Tensor | None  # (B, C, P, K)
+    target_latent: torch.Tensor | None  # (B, C, P, D)
+    target_coarse_probabilities: torch.Tensor | None  # (B, C, K)
+    target_coarse_latent: torch.Tensor | None  # (B, C, D)
+
+
+class MTSJEPA(nn.Module):
+    """MTS-JEPA: online encoder + soft codebook, predictors, decoder, EMA target.
+
+    The online branch encodes the context window ``x`` (fine view: patches)
+    with :class:`PatchEncoder` and assigns each patch latent to the
+    :class:`SoftCodebook`; the code sequence feeds a :class:`FinePredictor`
+    (target codes and latents, patch by patch) and a :class:`CoarsePredictor`
+    (the code of the target's coarse view); a :class:`PatchDecoder`
+    reconstructs the context from the soft-quantised latents. The target
+    branch (``target_encoder``, ``target_codebook``; EMA copies that never
+    get gradients and always run in eval mode) encodes the next window
+    ``x_next`` in both views. The EMA update is done by
+    :class:`sslts.training.EMATarget` after every optimiser step; the losses
+    by :class:`sslts.objectives.MTSJEPAObjective`.
+
+    Parameters
+    ----------
+    config : JEPAConfig
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sslts.models import JEPAConfig, MTSJEPA
+    >>> cfg = JEPAConfig(context_length=40, patch_length=10, d_model=16, n_layers=1,
+    ...                  n_heads=2, codebook_size=8, predictor_dim=16,
+    ...                  predictor_layers=1, predictor_heads=2)
+    >>> model = MTSJEPA(cfg)
+    >>> out = model(torch.randn(3, 2, 40), torch.randn(3, 2, 40))
+    >>> out.fine_logits.shape, out.target_coarse_probabilities.shape
+    (torch.Size([3, 2, 4, 8]), torch.Size([3, 2, 8]))
+    >>> model.code_features(torch.randn(3, 2, 40)).shape
+    torch.Size([3, 4, 8])
+    """
+
+    def __init__(self, config: JEPAConfig) -> None:
+        super().__init__()
+        self.config = config
+        cfg = config
+        self.encoder = PatchEncoder(cfg)
+        self.codebook = (
+            SoftCodebook(cfg.codebook_size, cfg.d_model, cfg.temperature)
+            if cfg.use_codebook
+            else None
+        )
+        self.fine_predictor = FinePredictor(cfg)
+        self.coarse_predictor = CoarsePredictor(cfg) if cfg.use_coarse else None
+        self.decoder = PatchDecoder(cfg)
+        self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
+        self.target_codebook = (
+            None if self.codebook is None else copy.deepcopy(self.codebook).requires_grad_(False)
+        )
+        self._targets_eval()
+
+    def _targets_eval(self) -> None:
+        self.target_encoder.eval()
+        if self.target_codebook is not None:
+            self.target_codebook.eval()
+
+    def train(self, mode: bool = True) -> MTSJEPA:
+        """Set the online parts to ``mode``; the target branch stays in eval mode."""
+        super().train(mode)
+        self._targets_eval()
+        return self
+
+    def _check_window(self, x: torch.Tensor, name: str) -> None:
+        expected = self.config.context_length
+        if x.ndim != 3 or x.shape[-1] != expected:
+            raise ValueError(
+                f"{name} must be (batch, channels, {expected}), got shape {tuple(x.shape)}"
+            )
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        x_next: torch.Tensor | None = None,
+        observed: torch.Tensor | None = None,
+        observed_next: torch.Tensor | None = None,
+    ) -> MTSJEPAOutput:
+        """Run the online branch on ``x`` and, given ``x_next``, the target branch.
+
+        Parameters
+        ----------
+        x, x_next : torch.Tensor
+            Context window and the window right after it, ``(B, C,
+            context_length)`` each.
+        observed, observed_next : torch.Tensor, optional
+            Boolean masks like ``x`` and ``x_next`` (False = missing).
+        """
+        cfg = self.config
+        self._check_window(x, "x")
+        encoded = self.encoder(x, observed)
+        tokens = encoded.tokens
+        if self.codebook is None:
+            probabilities, quantised, codes = None, tokens, tokens
+        else:
+            probabilities, quantised = self.codebook(tokens)
+            codes = probabilities
+        fine_logits, fine_latent = self.fine_predictor(codes)
+        coarse = None if self.coarse_predictor is None else self.coarse_predictor(codes)
+        reconstruction = self.decoder(quantised) * encoded.scale + encoded.loc
+        targets = self._targets(x_next, observed_next)
+        return MTSJEPAOutput(
+            tokens=tokens,
+            probabilities=probabilities,
+            quantised=quantised,
+            reconstruction=reconstruction,
+            loc=encoded.loc,
+            scale=encoded.scale,
+            fine_logits=fine_logits,
+            fine_latent=fine_latent,
+            coarse_logits=coarse if cfg.use_codebook else None,
+            coarse_latent=None if cfg.use_codebook else coarse,
+            **targets,
+        )
+
+    @torch.no_grad()
+    def _targets(
+        self, x_next: torch.Tensor | None, observed_next: torch.Tensor | None
+    ) -> dict[str, torch.Tensor | None]:
+        names = (
+            "target_probabilities",
+            "target_latent",
+            "target_coarse_probabilities",
+            "target_coarse_latent",
+        )
+        out: dict[str, torch.Tensor | None] = dict.fromkeys(names)
+        if x_next is None:
+            return out
+        self._check_window(x_next, "x_next")
+        encoded = self.target_encoder(x_next, observed_next)
+        coarse = None
+        if self.coarse_predictor is not None:
+            view = coarse_view(encoded.scaled, self.config.n_patches)
+            coarse = self.target_encoder.encode_patches(view)[..., 0, :]
+        if self.target_codebook is None:
+            out["target_latent"] = encoded.tokens
+            out["target_coarse_latent"] = coarse
+            return out
+        out["target_probabilities"], out["target_latent"] = self.target_codebook(
+            encoded.tokens
+        )
+        if coarse is not None:
+            out["target_coarse_probabilities"] = self.target_codebook(coarse).probabilities
+        return out
+
+    def encode(self, x: torch.Tensor, observed: torch.Tensor | None = None) -> torch.Tensor:
+        """Online patch latents ``(B, C, P, D)`` (see :meth:`PatchEncoder.encode`)."""
+        return self.encoder.encode(x, observed)
+
+    def embed(self, x: torch.Tensor, observed: torch.Tensor | None = None) -> torch.Tensor:
+        """Online embeddings ``(B, C, D)``, the patch mean (see :meth:`PatchEncoder.embed`)."""
+        return self.encoder.embed(x, observed)
+
+    def code_probabilities(
+        self, x: torch.Tensor, observed: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Online code probabilities ``(B, C, P, K)`` of the context window ``x``."""
+        if self.codebook is None:
+            raise ValueError("this model has no codebook (use_codebook=False)")
+        return self.codebook(self.encoder.encode(x, observed)).probabilities
+
+    def code_features(
+        self, x: torch.Tensor, observed: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Early-warning features: variable-wise max-pooled codes ``(B, P, K)``.
+
+        The paper's downstream input (Appendix B.4, Eq. 31): the code
+        probabilities of every patch, maximised over channels; the patch axis
+        is kept. Flatten to ``(B, P * K)`` for a classifier.
+        """
+        return self.code_probabilities(x, observed).amax(1)
