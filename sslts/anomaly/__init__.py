@@ -1,0 +1,19 @@
+"""Anomaly detectors for one series: points in, one score per point out (pyod conventions).
+
+All detectors share :class:`BaseSeriesDetector`: ``fit(X)`` on a series of
+shape ``(n_timepoints,)`` or ``(n_timepoints, n_channels)``,
+``decision_function`` (higher = more anomalous), ``predict`` (0/1 from
+``contamination``), ``predict_proba`` and per-channel scores.
+"""
+
+from sslts.anomaly._base import BaseSeriesDetector, estimate_period
+from sslts.anomaly._baselines import DeepSVDDAnomalyDetector, KMeansAnomalyDetector
+from sslts.anomaly._tspulse import TSPulseAnomalyDetector
+
+__all__ = [
+    "BaseSeriesDetector",
+    "DeepSVDDAnomalyDetector",
+    "KMeansAnomalyDetector",
+    "TSPulseAnomalyDetector",
+    "estimate_period",
+]

@@ -1,0 +1,257 @@
+"""The contract shared by every series anomaly detector (pyod conventions).
+
+A detector takes one series, ``(n_timepoints,)`` or ``(n_timepoints,
+n_channels)``, and returns one score per time point, higher meaning more
+anomalous. Every detector here is *channel-independent*: it scores each
+channel on its own (raw scores, in the detector's own units), and the base
+class turns those into one score per point:
+
+1. each channel's raw scores are standardised with robust statistics of the
+   channel's raw scores on the fit series, ``(raw - median) / IQR`` (the
+   interquartile range; 1 where it is 0), so channels of different scales and
+   noise levels weigh the same;
+2. the point score is the **mean** of the standardised channel scores.
+
+The standardised per-channel scores are kept (:meth:`channel_scores`,
+``channel_scores_``), so a user can see which channel raised an alarm.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+from scipy.special import erf
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from sslts._params import check_choice, check_int
+from sslts._validation import Series, check_series
+
+__all__ = ["BaseSeriesDetector", "estimate_period", "resolve_window", "robust_scale"]
+
+_PROBA_METHODS = ("linear", "unify")
+
+
+def _check_contamination(value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value <= 0.5:
+        raise ValueError(f"contamination must be a number in (0, 0.5], got {value!r}")
+
+
+class BaseSeriesDetector(BaseEstimator):
+    """Base class of the series-in, point-scores-out anomaly detectors.
+
+    Subclasses implement ``_check_params`` (extra parameter checks),
+    ``_fit_scorer(series, y)`` (learn from the fit series and return its raw
+    per-channel scores ``(n_timepoints, n_channels)``) and
+    ``_raw_scores(series)`` (raw per-channel scores of any series). The base
+    class standardises and combines channels (see the module docstring), sets
+    the pyod attributes and provides ``predict`` and ``predict_proba``.
+
+    Attributes
+    ----------
+    decision_scores_ : ndarray of shape (n_timepoints,), float64
+        Scores of the fit series.
+    threshold_ : float
+        The ``1 - contamination`` quantile of ``decision_scores_``.
+    labels_ : ndarray of shape (n_timepoints,), int
+        1 where ``decision_scores_ > threshold_``.
+    channel_scores_ : ndarray of shape (n_timepoints, n_channels), float64
+        Standardised per-channel scores of the fit series.
+    n_features_in_ : int
+        Channels of the fit series.
+    """
+
+    _allow_nan = False
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.one_d_array = True
+        tags.input_tags.allow_nan = self._allow_nan
+        tags.target_tags.required = False
+        return tags
+
+    # ------------------------------------------------------------ subclasses
+    def _check_params(self) -> None:  # pragma: no cover - overridden
+        pass
+
+    def _fit_scorer(self, series: Series, y: np.ndarray | None) -> np.ndarray:
+        raise NotImplementedError
+
+    def _raw_scores(self, series: Series) -> np.ndarray:
+        raise NotImplementedError
+
+    # --------------------------------------------------------------- fitting
+    def fit(self, X: Any, y: Any = None) -> BaseSeriesDetector:
+        """Learn what normal looks like from the series ``X`` and score it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timepoints,) or (n_timepoints, n_channels)
+            The fit series; time runs along the first axis.
+        y : array-like of shape (n_timepoints,), optional
+            0/1 anomaly label per point. Only detectors that select among
+            scorers use it (:class:`TSPulseAnomalyDetector` with
+            ``mode="triangulation"``); the others ignore it.
+
+        Returns
+        -------
+        self
+        """
+        _check_contamination(self.contamination)
+        self._check_params()
+        series = check_series(X, estimator=self, reset=True, allow_nan=self._allow_nan)
+        labels = None if y is None else self._check_labels(y, series.n_timepoints)
+        raw = self._fit_scorer(series, labels)
+        self.channel_center_ = np.median(raw, axis=0)
+        self.channel_scale_ = robust_scale(raw)
+        self.channel_scores_ = self._standardise(raw)
+        self.decision_scores_ = self.channel_scores_.mean(axis=1)
+        self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
+        return self
+
+    @staticmethod
+    def _check_labels(y: Any, n_timepoints: int) -> np.ndarray:
+        labels = column_or_1d(y, warn=True)
+        if labels.shape[0] != n_timepoints:
+            raise ValueError(
+                f"y must hold one label per time point ({n_timepoints}); got {labels.shape[0]}"
+            )
+        if not np.isin(labels, (0, 1)).all():
+            raise ValueError("y must hold 0 (normal) or 1 (anomaly) for each time point")
+        return labels.astype(int)
+
+    def _standardise(self, raw: np.ndarray) -> np.ndarray:
+        return (raw - self.channel_center_) / self.channel_scale_
+
+    # --------------------------------------------------------------- scoring
+    def _validated(self, X: Any) -> Series:
+        check_is_fitted(self, "decision_scores_")
+        return check_series(X, estimator=self, reset=False, allow_nan=self._allow_nan)
+
+    def channel_scores(self, X: Any) -> np.ndarray:
+        """Standardised anomaly scores of each channel of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timepoints,) or (n_timepoints, n_channels)
+
+        Returns
+        -------
+        ndarray of shape (n_timepoints, n_channels), float64
+        """
+        return self._standardise(self._raw_scores(self._validated(X)))
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Anomaly score of every time point of ``X`` (higher = more anomalous).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timepoints,) or (n_timepoints, n_channels)
+            Same channel count as the fit series; any length.
+
+        Returns
+        -------
+        ndarray of shape (n_timepoints,), float64
+            The mean over channels of :meth:`channel_scores`.
+        """
+        return self.channel_scores(X).mean(axis=1)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """1 for points scored above ``threshold_``, else 0.
+
+        Returns
+        -------
+        ndarray of shape (n_timepoints,), int
+        """
+        return (self.decision_function(X) > self.threshold_).astype(int)
+
+    def predict_proba(self, X: Any, method: str = "linear") -> np.ndarray:
+        """Probability of each point being normal (column 0) or anomalous (column 1).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timepoints,) or (n_timepoints, n_channels)
+        method : {"linear", "unify"}, default="linear"
+            ``"linear"``: scores min-max scaled with the range of
+            ``decision_scores_`` and clipped to [0, 1]. ``"unify"``: the
+            Gaussian scaling of Kriegel et al. (2011),
+            ``max(0, erf((s - mean) / (std * sqrt(2))))`` with the mean and
+            standard deviation of ``decision_scores_``.
+
+        Returns
+        -------
+        ndarray of shape (n_timepoints, 2), float64
+            Rows sum to 1.
+        """
+        check_choice("method", method, _PROBA_METHODS)
+        scores = self.decision_function(X)
+        train = self.decision_scores_
+        if method == "linear":
+            low, high = train.min(), train.max()
+            span = high - low if high > low else 1.0
+            anomalous = np.clip((scores - low) / span, 0.0, 1.0)
+        else:
+            std = train.std() if train.std() > 0 else 1.0
+            anomalous = np.clip(erf((scores - train.mean()) / (std * np.sqrt(2))), 0.0, 1.0)
+        return np.column_stack([1.0 - anomalous, anomalous])
+
+
+def robust_scale(raw: np.ndarray) -> np.ndarray:
+    """Interquartile range of each column of ``raw``, 1 where it (nearly) vanishes."""
+    iqr = np.subtract(*np.percentile(raw, [75, 25], axis=0))
+    median = np.abs(np.median(raw, axis=0))
+    return np.where(iqr > 1e-12 * np.maximum(1.0, median), iqr, 1.0)
+
+
+# ------------------------------------------------------------ window length
+_MIN_PERIOD, _MAX_PERIOD, _FALLBACK_PERIOD = 8, 128, 32
+
+
+def estimate_period(values: np.ndarray) -> int:
+    """Dominant period of a ``(n_timepoints, n_channels)`` series, clipped to 8..128.
+
+    The autocorrelation (via FFT) is averaged over channels; the period is the
+    lag of its highest peak after its first zero crossing. A series without
+    such a peak (trend, noise, too short) gets 32.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(2000)
+    >>> estimate_period(np.sin(2 * np.pi * t / 50)[:, None])
+    50
+    """
+    x = np.asarray(values, dtype=np.float64)
+    x = x - x.mean(axis=0)
+    n = x.shape[0]
+    if n < 2 * _MIN_PERIOD:
+        return _FALLBACK_PERIOD
+    spectrum = np.fft.rfft(x, n=2 * n, axis=0)
+    acf = np.fft.irfft(np.abs(spectrum) ** 2, axis=0)[:n]
+    power = acf[0]
+    acf = (acf[:, power > 0] / power[power > 0]).mean(axis=1) if (power > 0).any() else acf[:, 0]
+    below = np.flatnonzero(acf[: min(n, 2 * _MAX_PERIOD + 1)] < 0)
+    if below.size == 0:
+        return _FALLBACK_PERIOD
+    search = acf[below[0] : min(n // 2, 2 * _MAX_PERIOD + 1)]
+    if search.size == 0 or search.max() <= 0:
+        return _FALLBACK_PERIOD
+    period = int(below[0] + np.argmax(search))
+    return int(np.clip(period, _MIN_PERIOD, _MAX_PERIOD))
+
+
+def resolve_window(window: Any, values: np.ndarray) -> int:
+    """The window length for ``window`` (an int, or ``"auto"`` = estimated period).
+
+    The result never exceeds the series length, so tiny series still work.
+    """
+    if isinstance(window, str):
+        check_choice("window", window, ("auto",))
+        length = estimate_period(values)
+    else:
+        check_int("window", window, 2)
+        length = int(window)
+    return max(1, min(length, values.shape[0]))
