@@ -1,5 +1,11 @@
 """Self-supervised objectives: one module per objective, each a plain callable."""
 
 from sslts.objectives.tspulse import TSPulseLosses, TSPulseObjective
+from sslts.objectives.mtsjepa import MTSJEPALosses, MTSJEPAObjective
 
-__all__ = ["TSPulseLosses", "TSPulseObjective"]
+__all__ = [
+    "TSPulseLosses",
+    "TSPulseObjective",
+    "MTSJEPALosses",
+    "MTSJEPAObjective",
+]

@@ -3,6 +3,13 @@
 from sslts.training.callbacks import SklearnCallbackBridge, StepProgress, WarmupCosineLR
 from sslts.training.net import PretrainNet, pretrain_callbacks
 from sslts.training.pretrain import PretrainResult, pretrain
+from sslts.training.ema import EMATarget, ObjectiveProgress, ema_update
+from sslts.training.monitoring import (
+    CollapseMonitor,
+    code_usage_entropy,
+    effective_rank,
+    top_code_probability,
+)
 
 __all__ = [
     "PretrainNet",
@@ -12,4 +19,11 @@ __all__ = [
     "WarmupCosineLR",
     "pretrain",
     "pretrain_callbacks",
+    "CollapseMonitor",
+    "EMATarget",
+    "ObjectiveProgress",
+    "code_usage_entropy",
+    "effective_rank",
+    "ema_update",
+    "top_code_probability",
 ]

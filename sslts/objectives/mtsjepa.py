@@ -1,0 +1,210 @@
+"""The MTS-JEPA pretraining objective: multi-resolution code prediction.
+
+Terms (paper Eq. 5-14), each reduced to a mean so that the paper's weights
+keep their balance whatever the batch, channel and patch counts:
+
+* ``fine_kl``: ``KL(target || predicted)`` of the code distribution of every
+  target patch, summed over the ``K`` codes, mean over patches;
+* ``fine_mse``: mean squared error between the predicted and the target
+  (soft-quantised) latents of every target patch;
+* ``coarse``: the same KL for the one code of the target's coarse view;
+* ``codebook`` and ``commitment``: ``||sg(z) - h||^2`` (pulls the encoder to
+  its soft code) and ``||z - sg(h)||^2`` (pulls the prototypes to the encoder),
+  means over elements;
+* ``sample_entropy``: mean entropy of the online code distributions
+  (minimised: decisive assignments); ``batch_entropy``: entropy of their batch
+  mean (maximised: many codes in use); both in nats;
+* ``reconstruction``: mean squared error of the decoder on the observed
+  context points, after undoing RevIN (``reconstruction_space="data"``) or in
+  RevIN units (``"scaled"``).
+
+Without a codebook (``use_codebook=False``) the predictions are latent
+regressions: ``fine_kl`` is zero and ``fine_mse`` takes its place with weight
+``fine_weight``, ``coarse`` is the MSE of the predicted coarse latent, and the
+codebook and entropy terms are zero. Without the coarse branch ``coarse`` is
+zero.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch.nn import functional as F
+
+from sslts.models.jepa import JEPAConfig, MTSJEPAOutput
+
+__all__ = ["MTSJEPALosses", "MTSJEPAObjective"]
+
+
+class MTSJEPALosses(NamedTuple):
+    """The weighted total, its unweighted parts and the current reconstruction weight."""
+
+    total: torch.Tensor
+    fine_kl: torch.Tensor
+    fine_mse: torch.Tensor
+    coarse: torch.Tensor
+    codebook: torch.Tensor
+    commitment: torch.Tensor
+    sample_entropy: torch.Tensor
+    batch_entropy: torch.Tensor
+    reconstruction: torch.Tensor
+    reconstruction_weight: torch.Tensor
+
+
+def _entropy(probabilities: torch.Tensor) -> torch.Tensor:
+    """Entropy in nats over the last axis."""
+    return -(probabilities * torch.log(probabilities.clamp_min(1e-12))).sum(-1)
+
+
+def _kl(target: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """Mean over rows of ``KL(target || softmax(logits))`` summed over the last axis."""
+    log_predicted = F.log_softmax(logits, dim=-1)
+    return F.kl_div(log_predicted, target, reduction="none").sum(-1).mean()
+
+
+class MTSJEPAObjective:
+    """Weighted MTS-JEPA loss (see the module docstring for every term).
+
+    ``total = fine_weight * (fine_kl + latent_weight * fine_mse)
+    + coarse_weight * coarse + codebook_weight * codebook
+    + commitment_weight * commitment + sample_entropy_weight * sample_entropy
+    - batch_entropy_weight * batch_entropy + lambda_r * reconstruction``,
+    with ``lambda_r`` annealed linearly from ``reconstruction_start`` to
+    ``reconstruction_end`` as :attr:`progress` goes from 0 to 1 (set by
+    :class:`sslts.training.ObjectiveProgress`; it stays 0 otherwise).
+
+    A plain callable, called by :class:`sslts.training.PretrainNet` as
+    ``objective(output, **batch)`` with the batch keys ``x`` (context),
+    ``x_next`` (the next window) and optionally ``observed``/``observed_next``.
+
+    Parameters
+    ----------
+    config : JEPAConfig
+        Loss weights and the ablation switches.
+
+    Examples
+    --------
+    Pretraining recipe: pairs of consecutive non-overlapping windows, the EMA
+    target updated after every step, the reconstruction weight annealed over
+    the epochs and the codes monitored for collapse.
+
+    >>> import numpy as np
+    >>> from skorch.callbacks import GradientNormClipping
+    >>> from sslts.models import JEPAConfig, MTSJEPA
+    >>> from sslts.training import (CollapseMonitor, EMATarget, ObjectiveProgress,
+    ...                             PretrainNet, pretrain_callbacks)
+    >>> cfg = JEPAConfig(context_length=40, patch_length=10, d_model=16, n_layers=1,
+    ...                  n_heads=2, codebook_size=8, predictor_dim=16,
+    ...                  predictor_layers=1, predictor_heads=2)
+    >>> series = np.sin(np.arange(41 * 40) / 3.0).astype("float32")
+    >>> windows = series.reshape(41, 1, 40)          # (n_windows, channels, T)
+    >>> X = {"x": windows[:-1], "x_next": windows[1:]}
+    >>> callbacks = pretrain_callbacks(
+    ...     MTSJEPALosses._fields[1:], max_epochs=2,
+    ...     extra=[("ema", EMATarget(("encoder", "codebook"),
+    ...                              ("target_encoder", "target_codebook"),
+    ...                              decay=cfg.ema_decay)),
+    ...            ("progress", ObjectiveProgress()),
+    ...            ("clip", GradientNormClipping(0.5)),
+    ...            ("collapse", CollapseMonitor())])
+    >>> net = PretrainNet(MTSJEPA, module__config=cfg, criterion=MTSJEPAObjective,
+    ...                   criterion__config=cfg, max_epochs=2, batch_size=16, lr=5e-4,
+    ...                   callbacks=callbacks, verbose=0)
+    >>> _ = net.fit(X)
+    >>> sorted(k for k in net.history[-1] if k.startswith("code_"))
+    ['code_top_probability', 'code_usage_entropy']
+    """
+
+    def __init__(self, config: JEPAConfig) -> None:
+        self.config = config
+        self.progress = 0.0
+
+    @property
+    def reconstruction_weight(self) -> float:
+        """``lambda_r`` at the current :attr:`progress` (clipped to [0, 1])."""
+        cfg = self.config
+        fraction = min(max(float(self.progress), 0.0), 1.0)
+        return cfg.reconstruction_start + fraction * (
+            cfg.reconstruction_end - cfg.reconstruction_start
+        )
+
+    def __call__(
+        self,
+        output: MTSJEPAOutput,
+        x: torch.Tensor,
+        x_next: torch.Tensor | None = None,
+        observed: torch.Tensor | None = None,
+        observed_next: torch.Tensor | None = None,
+    ) -> MTSJEPALosses:
+        """Compute the losses for context windows ``x`` ``(B, C, T)``.
+
+        The predictive terms need the target branch, i.e. the model must have
+        been called with ``x_next``; ``observed_next`` is used by the model
+        only and accepted here so the batch dict can be passed whole.
+        """
+        cfg = self.config
+        if output.target_latent is None:
+            raise ValueError("MTS-JEPA needs the next window: pass x_next to the model")
+        zero = x.new_zeros(())
+        if cfg.use_codebook:
+            fine_kl = _kl(output.target_probabilities, output.fine_logits)
+            coarse = (
+                _kl(output.target_coarse_probabilities, output.coarse_logits)
+                if cfg.use_coarse
+                else zero
+            )
+            h, z, p = output.tokens, output.quantised, output.probabilities
+            codebook = F.mse_loss(h, z.detach())
+            commitment = F.mse_loss(z, h.detach())
+            flat = p.reshape(-1, p.shape[-1])
+            sample_entropy = _entropy(flat).mean()
+            batch_entropy = _entropy(flat.mean(0))
+        else:
+            fine_kl = zero
+            coarse = (
+                F.mse_loss(output.coarse_latent, output.target_coarse_latent)
+                if cfg.use_coarse
+                else zero
+            )
+            codebook = commitment = sample_entropy = batch_entropy = zero
+        fine_mse = F.mse_loss(output.fine_latent, output.target_latent)
+        if cfg.use_codebook:
+            fine = fine_kl + cfg.latent_weight * fine_mse
+        else:  # a latent regression: the MSE takes the place of the KL
+            fine = fine_mse
+        reconstruction = self._reconstruction(output, x, observed)
+        weight = self.reconstruction_weight
+        total = (
+            cfg.fine_weight * fine
+            + cfg.coarse_weight * coarse
+            + cfg.codebook_weight * codebook
+            + cfg.commitment_weight * commitment
+            + cfg.sample_entropy_weight * sample_entropy
+            - cfg.batch_entropy_weight * batch_entropy
+            + weight * reconstruction
+        )
+        return MTSJEPALosses(
+            total,
+            fine_kl,
+            fine_mse,
+            coarse,
+            codebook,
+            commitment,
+            sample_entropy,
+            batch_entropy,
+            reconstruction,
+            x.new_tensor(weight),
+        )
+
+    def _reconstruction(
+        self, output: MTSJEPAOutput, x: torch.Tensor, observed: torch.Tensor | None
+    ) -> torch.Tensor:
+        error = output.reconstruction - x
+        if self.config.reconstruction_space == "scaled":
+            error = error / output.scale
+        squared = error**2
+        if observed is None:
+            return squared.mean()
+        weight = observed.to(squared.dtype)
+        return (squared * weight).sum() / weight.sum().clamp_min(1.0)
