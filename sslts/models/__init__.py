@@ -31,3 +31,6 @@ __all__ = [
     "SoftCodebook",
     "coarse_view",
 ]
+from sslts.models.latent_heads import DINOHead, PatchReconstructionHead, ProjectionHead
+
+__all__ += ["DINOHead", "PatchReconstructionHead", "ProjectionHead"]

@@ -9,3 +9,46 @@ __all__ = [
     "MTSJEPALosses",
     "MTSJEPAObjective",
 ]
+from sslts.objectives.lejepa import (
+    SIGREG_NORMAL_MEAN,
+    LeJEPA,
+    LeJEPALosses,
+    LeJEPAObjective,
+    LeJEPAOutput,
+    sigreg,
+)
+from sslts.objectives.dino import (
+    DINO,
+    DINOBranch,
+    DINOLosses,
+    DINOObjective,
+    DINOOutput,
+    teacher_targets,
+)
+from sslts.objectives.masked import (
+    MaskedLosses,
+    MaskedObjective,
+    MaskedOutput,
+    MaskedPatchModel,
+    patch_mask,
+)
+
+__all__ += [
+    "SIGREG_NORMAL_MEAN",
+    "LeJEPA",
+    "LeJEPALosses",
+    "LeJEPAObjective",
+    "LeJEPAOutput",
+    "sigreg",
+    "DINO",
+    "DINOBranch",
+    "DINOLosses",
+    "DINOObjective",
+    "DINOOutput",
+    "teacher_targets",
+    "MaskedLosses",
+    "MaskedObjective",
+    "MaskedOutput",
+    "MaskedPatchModel",
+    "patch_mask",
+]

@@ -1,0 +1,159 @@
+"""The generative baseline: PatchTST-style masked patch reconstruction on the shared encoder.
+
+A fraction of the patches of every channel is hidden: their patch embeddings
+are replaced with one learned mask token before the Transformer (the
+positional embedding is still added, so the encoder knows *where* a patch is
+missing). A linear head maps every output token back to ``patch_length``
+points, and the loss is the MSE on the hidden, observed points in RevIN
+space. RevIN statistics come from the visible points only, so the hidden
+values do not leak through the normalisation.
+
+Same encoder, same windows, same optimiser as the latent objectives
+(:mod:`sslts.objectives.lejepa`, :mod:`sslts.objectives.dino`,
+:mod:`sslts.objectives.mtsjepa`): only the objective changes, which is
+the comparison "generative vs latent" of SCIENCE.md section 4.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from sslts.models.latent_heads import PatchReconstructionHead
+
+__all__ = [
+    "MaskedLosses",
+    "MaskedObjective",
+    "MaskedOutput",
+    "MaskedPatchModel",
+    "patch_mask",
+]
+
+
+def patch_mask(
+    shape: tuple[int, ...],
+    ratio: float,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Hide ``round(ratio * P)`` random patches (at least 1, at most ``P - 1``) per sequence.
+
+    Parameters
+    ----------
+    shape : tuple
+        ``(..., P)``: every leading index is one sequence of ``P >= 2`` patches.
+    ratio : float
+        Fraction of patches to hide, in ``(0, 1)``.
+    generator : torch.Generator, optional
+        Random source (torch's global generator by default).
+    device : optional
+        Device of the result.
+
+    Returns
+    -------
+    Tensor of bool, shape ``shape``
+        True where a patch is hidden.
+
+    Examples
+    --------
+    >>> mask = patch_mask((3, 2, 5), 0.4, torch.Generator().manual_seed(0))
+    >>> mask.sum(-1).tolist()
+    [[2, 2], [2, 2], [2, 2]]
+    """
+    n = shape[-1]
+    if n < 2:
+        raise ValueError(f"masked reconstruction needs at least 2 patches, got {n}")
+    if not 0.0 < ratio < 1.0:
+        raise ValueError(f"mask ratio must be in (0, 1), got {ratio}")
+    k = min(max(1, round(ratio * n)), n - 1)
+    scores = torch.rand(shape, generator=generator).to(device)
+    ranks = scores.argsort(-1).argsort(-1)
+    return ranks < k
+
+
+class MaskedOutput(NamedTuple):
+    """Reconstruction and target ``(B, C, P, patch_length)``, hidden patches and observed points."""
+
+    reconstruction: torch.Tensor
+    target: torch.Tensor
+    hidden: torch.Tensor  # bool (B, C, P, 1): patch replaced by the mask token
+    observed: torch.Tensor  # bool (B, C, P, patch_length)
+
+
+class MaskedPatchModel(nn.Module):
+    """Shared encoder with a mask token and a linear patch-reconstruction head.
+
+    Parameters
+    ----------
+    encoder : PatchEncoder
+        The shared backbone (:class:`sslts.models.PatchEncoder`); its
+        ``normalise``, ``patch_embedding``, ``position`` and ``transformer``
+        are used so masking happens between patch embedding and attention.
+    mask_ratio : float, default 0.4
+        Fraction of patches hidden per channel (PatchTST uses 0.4).
+    """
+
+    def __init__(self, encoder: nn.Module, mask_ratio: float = 0.4) -> None:
+        super().__init__()
+        if not 0.0 < mask_ratio < 1.0:
+            raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
+        cfg = encoder.config
+        self.encoder = encoder
+        self.mask_ratio = mask_ratio
+        self.mask_token = nn.Parameter(torch.zeros(cfg.d_model))
+        nn.init.trunc_normal_(self.mask_token, std=0.02)
+        self.head = PatchReconstructionHead(cfg.d_model, cfg.patch_length)
+
+    def forward(self, x: torch.Tensor, observed: torch.Tensor | None = None) -> MaskedOutput:
+        """Mask, encode and reconstruct ``x`` ``(B, C, T)``."""
+        encoder, cfg = self.encoder, self.encoder.config
+        length = cfg.patch_length
+        if x.ndim != 3 or x.shape[-1] % length or x.shape[-1] > cfg.context_length:
+            raise ValueError(
+                f"expected (B, C, T) with T a multiple of {length} up to "
+                f"{cfg.context_length}, got shape {tuple(x.shape)}"
+            )
+        if observed is None:
+            observed = torch.ones_like(x, dtype=torch.bool)
+        n = x.shape[-1] // length
+        hidden = patch_mask(x.shape[:-1] + (n,), self.mask_ratio, device=x.device)
+        visible = observed & ~hidden.repeat_interleave(length, -1)
+        scaled, loc, scale = encoder.normalise(x, visible)
+        tokens = encoder.patch_embedding(scaled.unflatten(-1, (n, length)))
+        tokens = torch.where(hidden.unsqueeze(-1), self.mask_token, tokens)
+        tokens = encoder.transformer((tokens + encoder.position[:n]).flatten(0, -3))
+        tokens = tokens.view(*x.shape[:-1], n, cfg.d_model)
+        target = torch.where(observed, (x - loc) / scale, torch.zeros_like(x))
+        return MaskedOutput(
+            self.head(tokens),
+            target.unflatten(-1, (n, length)),
+            hidden.unsqueeze(-1),
+            observed.unflatten(-1, (n, length)),
+        )
+
+
+class MaskedLosses(NamedTuple):
+    """The total (MSE on hidden observed points) and the same MSE on visible points."""
+
+    total: torch.Tensor
+    visible: torch.Tensor
+
+
+class MaskedObjective:
+    """MSE between reconstruction and target on hidden, observed points (RevIN space).
+
+    The MSE on the visible patches is reported as a monitor only (it does
+    not enter the total).
+    """
+
+    def __call__(self, output: MaskedOutput, **batch: torch.Tensor) -> MaskedLosses:
+        """Losses of one batch (``batch`` holds the inputs and is unused)."""
+        error = (output.reconstruction - output.target) ** 2
+        hidden = (output.hidden & output.observed).to(error.dtype)
+        masked = (error * hidden).sum() / hidden.sum().clamp_min(1.0)
+        with torch.no_grad():
+            visible = (~output.hidden & output.observed).to(error.dtype)
+            seen = (error * visible).sum() / visible.sum().clamp_min(1.0)
+        return MaskedLosses(masked, seen)
