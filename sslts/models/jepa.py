@@ -94,8 +94,9 @@ class JEPAConfig:
         ``lambda_f``, ``lambda_c`` and ``gamma`` of the predictive loss
         ``lambda_f (KL_fine + gamma MSE_fine) + lambda_c KL_coarse``.
     codebook_weight, commitment_weight : float
-        ``lambda_emb`` (encoder pulled to the stopped soft code) and
-        ``lambda_com`` (soft code pulled to the stopped latent).
+        ``lambda_emb`` (soft codes pulled to the stopped encoder latents) and
+        ``lambda_com`` (encoder latents pulled to their stopped soft codes);
+        see :mod:`sslts.objectives.mtsjepa` on this choice of stop-gradients.
     sample_entropy_weight, batch_entropy_weight : float
         Weight of the mean per-assignment entropy (minimised) and of the
         entropy of the mean assignment (maximised).

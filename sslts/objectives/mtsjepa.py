@@ -8,9 +8,14 @@ keep their balance whatever the batch, channel and patch counts:
 * ``fine_mse``: mean squared error between the predicted and the target
   (soft-quantised) latents of every target patch;
 * ``coarse``: the same KL for the one code of the target's coarse view;
-* ``codebook`` and ``commitment``: ``||sg(z) - h||^2`` (pulls the encoder to
-  its soft code) and ``||z - sg(h)||^2`` (pulls the prototypes to the encoder),
-  means over elements;
+* ``codebook`` and ``commitment``: ``||z - sg(h)||^2`` (pulls the prototypes
+  to the encoder latents; weight ``codebook_weight``) and ``||h - sg(z)||^2``
+  (pulls the encoder to its soft code; ``commitment_weight``), means over
+  elements. This is the VQ-VAE convention, which the reference code follows;
+  the paper's Eq. 11-12 print the stop-gradients the other way round. With
+  the printed version the encoder is pulled (weight 1) towards soft codes
+  that start near the prototype centroid, and a toy run collapsed to 2 of 32
+  codes with an embedding effective rank of 1.1;
 * ``sample_entropy``: mean entropy of the online code distributions
   (minimised: decisive assignments); ``batch_entropy``: entropy of their batch
   mean (maximised: many codes in use); both in nats;
@@ -155,8 +160,8 @@ class MTSJEPAObjective:
                 else zero
             )
             h, z, p = output.tokens, output.quantised, output.probabilities
-            codebook = F.mse_loss(h, z.detach())
-            commitment = F.mse_loss(z, h.detach())
+            codebook = F.mse_loss(z, h.detach())
+            commitment = F.mse_loss(h, z.detach())
             flat = p.reshape(-1, p.shape[-1])
             sample_entropy = _entropy(flat).mean()
             batch_entropy = _entropy(flat.mean(0))

@@ -26,7 +26,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from sslts import __version__
-from sslts.models import TSPulse, TSPulseConfig
+from sslts.models import MTSJEPA, JEPAConfig, TSPulse, TSPulseConfig
 
 __all__ = [
     "Checkpoint",
@@ -47,6 +47,7 @@ FORMAT_VERSION = 1
 #: Model families a card may name: family -> (config class, module class).
 MODEL_FAMILIES: dict[str, tuple[type, type[torch.nn.Module]]] = {
     "tspulse": (TSPulseConfig, TSPulse),
+    "jepa": (JEPAConfig, MTSJEPA),
 }
 
 
