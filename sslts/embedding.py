@@ -16,9 +16,9 @@ from sslts._torch import resolve_device, seeded
 from sslts._validation import Panel, check_panel
 from sslts.data.windows import context_windows, pool_windows
 from sslts.models import TSPulse
-from sslts.objectives import TSPulseLosses, TSPulseObjective
 from sslts.pretrained import initial_model
-from sslts.training import PretrainNet, SklearnCallbackBridge, pretrain_callbacks
+from sslts.training import PretrainNet, SklearnCallbackBridge
+from sslts.training.finetune import finetune_history, finetune_tspulse
 
 __all__ = ["TSPulseEmbedder"]
 
@@ -173,40 +173,28 @@ class TSPulseEmbedder(
         self, model: TSPulse, panel: Panel, device: torch.device, context: Any
     ) -> TSPulse:
         """Continue masked-reconstruction pretraining on the context windows of ``panel``."""
-        config = model.config
-        windows = context_windows(panel, config.context_length)
-        parts = TSPulseLosses._fields[1:]
-        net = PretrainNet(
+        windows = context_windows(panel, model.config.context_length)
+        net = finetune_tspulse(
             model,
-            criterion=TSPulseObjective,
-            criterion__config=config,
-            max_epochs=self.finetune_epochs,
+            windows.values,
+            windows.observed,
+            epochs=self.finetune_epochs,
             lr=self.lr,
-            batch_size=min(self.batch_size, len(windows)),
-            iterator_train__shuffle=True,
-            device=str(device),
-            callbacks=pretrain_callbacks(
-                parts,
-                max_epochs=self.finetune_epochs,
-                verbose=bool(self.verbose),
-                extra=[("sklearn_callbacks", SklearnCallbackBridge(context, self, self._snapshot))],
-            ),
-            verbose=int(bool(self.verbose)),
+            batch_size=self.batch_size,
+            device=device,
+            verbose=bool(self.verbose),
+            extra_callbacks=[
+                ("sklearn_callbacks", SklearnCallbackBridge(context, self, self._snapshot))
+            ],
         )
-        net.fit({"x": windows.values, "observed": windows.observed})
-        self.finetune_history_ = self._history(net)
+        self.finetune_history_ = finetune_history(net)
         return net.module_
-
-    @staticmethod
-    def _history(net: PretrainNet) -> list[dict[str, float]]:
-        keys = ["train_loss", *(f"loss_{p}" for p in TSPulseLosses._fields[1:])]
-        return [{k: float(row[k]) for k in keys if k in row} for row in net.history]
 
     def _snapshot(self, net: PretrainNet) -> dict[str, Any]:
         """Fitted attributes as they would be if fine-tuning stopped now."""
         return {
             "model_": copy.deepcopy(net.module_).eval(),
-            "finetune_history_": self._history(net),
+            "finetune_history_": finetune_history(net),
         }
 
     # -------------------------------------------------------------- transform
