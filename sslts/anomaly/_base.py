@@ -67,7 +67,6 @@ class BaseSeriesDetector(BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.one_d_array = True
         tags.input_tags.allow_nan = self._allow_nan
         tags.target_tags.required = False
         return tags
@@ -93,7 +92,8 @@ class BaseSeriesDetector(BaseEstimator):
         y : array-like of shape (n_timepoints,), optional
             0/1 anomaly label per point. Only detectors that select among
             scorers use it (:class:`TSPulseAnomalyDetector` with
-            ``mode="triangulation"``); the others ignore it.
+            ``mode="triangulation"``), which then check it; the others
+            ignore it.
 
         Returns
         -------
@@ -102,7 +102,9 @@ class BaseSeriesDetector(BaseEstimator):
         _check_contamination(self.contamination)
         self._check_params()
         series = check_series(X, estimator=self, reset=True, allow_nan=self._allow_nan)
-        labels = None if y is None else self._check_labels(y, series.n_timepoints)
+        labels = None
+        if y is not None and self._uses_labels():
+            labels = self._check_labels(y, series.n_timepoints)
         raw = self._fit_scorer(series, labels)
         self.channel_center_ = np.median(raw, axis=0)
         self.channel_scale_ = robust_scale(raw)
@@ -111,6 +113,10 @@ class BaseSeriesDetector(BaseEstimator):
         self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         return self
+
+    def _uses_labels(self) -> bool:
+        """Whether ``fit`` reads ``y`` (checked then); other detectors ignore it."""
+        return False
 
     @staticmethod
     def _check_labels(y: Any, n_timepoints: int) -> np.ndarray:

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.ndimage import uniform_filter1d
 from sklearn.metrics import average_precision_score
 
 from sslts._params import check_choice, check_int, check_positive
@@ -46,7 +47,8 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
       forecast get the median forecast score. Sensitive to level and trend
       changes.
 
-    Each head's per-channel scores are standardised with the fit series'
+    Each head's errors are smoothed over ``smoothing_length`` points, and its
+    per-channel scores are standardised with the fit series'
     median and interquartile range. ``"ensemble"`` takes, per point and
     channel, the **maximum** of the three standardised head scores (the
     paper's ensemble). ``"triangulation"`` picks one of the three heads or the
@@ -70,6 +72,10 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         Step between reconstruction windows; None means a quarter of the
         model's context (each point then lies in about four windows). Capped
         at the context length.
+    smoothing_length : int, default=8
+        Each head's point errors are averaged over a centred moving window of
+        this many points (1: no smoothing), as in the reference pipeline:
+        per-point squared errors are noisy, anomalies span several points.
     finetune_epochs : int, default=0
         Epochs of self-supervised masked-reconstruction training on windows of
         the fit series before scoring (0: zero-shot).
@@ -117,6 +123,7 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         pretrained: Any = "default",
         mode: str = "triangulation",
         stride: int | None = None,
+        smoothing_length: int = 8,
         finetune_epochs: int = 0,
         lr: float = 1e-4,
         batch_size: int = 256,
@@ -128,6 +135,7 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         self.pretrained = pretrained
         self.mode = mode
         self.stride = stride
+        self.smoothing_length = smoothing_length
         self.finetune_epochs = finetune_epochs
         self.lr = lr
         self.batch_size = batch_size
@@ -140,11 +148,15 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         check_choice("mode", self.mode, MODES)
         if self.stride is not None:
             check_int("stride", self.stride, 1)
+        check_int("smoothing_length", self.smoothing_length, 1)
         check_int("finetune_epochs", self.finetune_epochs, 0)
         check_int("batch_size", self.batch_size, 1)
         check_positive("lr", self.lr)
 
     # --------------------------------------------------------------- fitting
+    def _uses_labels(self) -> bool:
+        return self.mode == "triangulation"
+
     def _fit_scorer(self, series: Series, y: np.ndarray | None) -> np.ndarray:
         device = resolve_device(self.device)
         with seeded(self.random_state):
@@ -215,7 +227,12 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
                 scores.update(self._reconstruction_scores(model, series, device))
             if "forecast" in heads:
                 scores["forecast"] = self._forecast_scores(model, series, device)
-        return {h: scores[h] for h in heads}
+        if self.smoothing_length == 1:
+            return {h: scores[h] for h in heads}
+        return {
+            h: uniform_filter1d(scores[h], self.smoothing_length, axis=0, mode="nearest")
+            for h in heads
+        }
 
     def _reconstruction_scores(
         self, model: TSPulse, series: Series, device: torch.device
