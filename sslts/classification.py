@@ -1,0 +1,367 @@
+"""Time-series classification by fine-tuning TSPulse with its TSLens head."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.callback import CallbackSupportMixin, with_callbacks
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
+from skorch import NeuralNetClassifier
+from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
+from skorch.dataset import Dataset
+from skorch.helper import predefined_split
+
+from sslts._params import check_choice, check_fraction, check_int, check_positive
+from sslts._torch import resolve_device, seeded
+from sslts._validation import Panel, check_panel
+from sslts.data.windows import context_windows, pool_windows
+from sslts.models import TSPulse
+from sslts.models.heads import FINETUNE_PARTS, TSPulseForClassification
+from sslts.pretrained import initial_model
+from sslts.training import SklearnCallbackBridge
+
+__all__ = ["TSPulseClassifier"]
+
+
+def _subset(panel: Panel, rows: np.ndarray) -> Panel:
+    observed = None if panel.observed is None else panel.observed[rows]
+    return Panel(panel.values[rows], observed, panel.lengths[rows])
+
+
+def _validation_rows(
+    y: np.ndarray, fraction: float | None, seed: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Stratified ``(train, valid)`` row indices, or ``(all, None)`` when too small.
+
+    A split needs at least two series in every class and room for one
+    validation and one training series per class.
+    """
+    rows = np.arange(len(y))
+    if fraction is None:
+        return rows, None
+    n_classes = int(y.max()) + 1
+    n_valid = int(round(fraction * len(y)))
+    if np.bincount(y).min() < 2 or n_valid < n_classes or len(y) - n_valid < n_classes:
+        return rows, None
+    train, valid = train_test_split(rows, test_size=n_valid, stratify=y, random_state=seed)
+    return np.sort(train), np.sort(valid)
+
+
+class TSPulseClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
+    """Classify time series by fine-tuning a pretrained TSPulse with a TSLens head.
+
+    The head (:class:`sslts.models.TSLens`) decodes the backbone tokens with a
+    copy of the pretrained mini decoder, mixes channels with layers that start
+    as the identity, reduces the token width, weighs the patch and register
+    tokens with a learned gate and classifies the flattened result. During
+    fine-tuning a fraction ``mask_ratio`` of the patches is hidden as
+    augmentation (as in the TSPulse paper); early stopping watches the loss on
+    a stratified validation split of the training series.
+
+    Input follows :class:`sslts.TSPulseEmbedder`: 2D is a univariate panel,
+    3D is ``(n_instances, n_channels, n_timepoints)``, a list of arrays may be
+    ragged, NaN marks missing values. Series shorter than the encoder context
+    are left-padded and masked; longer ones are cut into windows (see
+    :mod:`sslts.data.windows`): every window is a training example with its
+    series' label, and class probabilities are averaged over a series'
+    windows at prediction.
+
+    Parameters
+    ----------
+    pretrained : str, path or None, default="default"
+        The encoder: ``"default"``, a checkpoint name or path, or None for a
+        random initialisation (see :func:`sslts.pretrained.initial_model`).
+    finetune : {"head", "embeddings", "all"}, default="embeddings"
+        What trains besides the TSLens head: nothing (backbone frozen), the
+        time and FFT patch embeddings (the paper's recipe; the backbone stays
+        frozen but gradients pass through it), or the whole encoder.
+    max_epochs : int, default=30
+        Upper bound on fine-tuning epochs.
+    lr : float, default=1e-3
+        AdamW learning rate, cosine-decayed over ``max_epochs``.
+    batch_size : int, default=32
+        Windows per training and prediction batch.
+    mask_ratio : float, default=0.3
+        Fraction of patches hidden in each training window; 0 disables masking.
+    validation_fraction : float or None, default=0.2
+        Share of the training series held out (stratified) for early stopping
+        and for restoring the best epoch. None, or data too small to give
+        every class two series and a validation member, trains for
+        ``max_epochs`` without validation.
+    patience : int, default=10
+        Epochs without a lower validation loss before stopping.
+    device : str, default="auto"
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``...
+    random_state : int, RandomState instance or None, default=None
+        Seeds the validation split, the head's initialisation, batch order,
+        masks and dropout. The caller's global torch random state is untouched.
+    verbose : bool, default=False
+        Print skorch's epoch table and a progress bar.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (sorted, as :class:`~sklearn.preprocessing.LabelEncoder`).
+    model_ : TSPulseForClassification
+        The fine-tuned network, in evaluation mode.
+    n_features_in_ : int
+        Channels seen in ``fit``.
+    n_timepoints_ : int
+        Longest series length seen in ``fit``.
+    card_ : dict
+        Model card of the loaded checkpoint (empty for random initialisation).
+    history_ : list of dict
+        Per epoch: ``train_loss`` and, with validation, ``valid_loss`` and
+        ``valid_acc`` (window-level).
+    best_epoch_ : int
+        Epoch (1-based) whose weights were kept: the lowest validation loss,
+        or the last epoch without validation.
+
+    Notes
+    -----
+    Supports scikit-learn's callbacks (``set_callbacks``): each epoch is a
+    subtask of ``fit`` with its losses as metadata, and a callback may stop
+    training.
+
+    Examples
+    --------
+    >>> from sktime.datasets import load_gunpoint
+    >>> X, y = load_gunpoint(split="train", return_type="numpy3D")
+    >>> clf = TSPulseClassifier(pretrained="tspulse-tiny-random", max_epochs=2,
+    ...                         random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:3]).shape
+    (3, 2)
+    >>> clf.classes_.tolist()
+    ['1', '2']
+    """
+
+    def __init__(
+        self,
+        pretrained: Any = "default",
+        finetune: str = "embeddings",
+        max_epochs: int = 30,
+        lr: float = 1e-3,
+        batch_size: int = 32,
+        mask_ratio: float = 0.3,
+        validation_fraction: float | None = 0.2,
+        patience: int = 10,
+        device: str = "auto",
+        random_state: Any = None,
+        verbose: bool = False,
+    ) -> None:
+        self.pretrained = pretrained
+        self.finetune = finetune
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.mask_ratio = mask_ratio
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.input_tags.allow_nan = True
+        return tags
+
+    # ---------------------------------------------------------------- fitting
+    def _check_params(self) -> None:
+        check_choice("finetune", self.finetune, FINETUNE_PARTS)
+        check_int("max_epochs", self.max_epochs, 1)
+        check_int("batch_size", self.batch_size, 1)
+        check_int("patience", self.patience, 1)
+        check_positive("lr", self.lr)
+        if self.mask_ratio != 0:
+            check_fraction("mask_ratio", self.mask_ratio)
+        if self.validation_fraction is not None:
+            check_fraction("validation_fraction", self.validation_fraction)
+
+    @with_callbacks
+    def fit(self, X: Any, y: Any) -> TSPulseClassifier:
+        """Fine-tune the encoder and TSLens head on labelled series.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_instances, n_timepoints) or \
+                (n_instances, n_channels, n_timepoints), or list of arrays
+            Training panel.
+        y : array-like of shape (n_instances,)
+            Class labels of any hashable type.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        panel = check_panel(X, estimator=self, reset=True, allow_nan=True)
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(panel.values, y)
+        check_classification_targets(y)
+        labels = LabelEncoder().fit(y)
+        self.classes_ = labels.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 classes in y; got 1 class "
+                f"({self.classes_[0]!r})"
+            )
+        y_enc = labels.transform(y)
+        rng = check_random_state(self.random_state)
+        train_rows, valid_rows = _validation_rows(
+            y_enc, self.validation_fraction, rng.randint(2**31 - 1)
+        )
+        device = resolve_device(self.device)
+        context = self._init_callback_context(max_subtasks=self.max_epochs)
+        context.call_on_fit_task_begin(estimator=self, X=X, y=y)
+        with seeded(rng):
+            encoder, self.card_ = initial_model(self.pretrained, TSPulse)
+            module = TSPulseForClassification(
+                encoder,
+                n_channels=panel.n_channels,
+                n_classes=len(self.classes_),
+                mask_ratio=self.mask_ratio,
+                finetune=self.finetune,
+            )
+            net = self._net(module, panel, y_enc, valid_rows, device, context)
+            train = self._windows(_subset(panel, train_rows), y_enc[train_rows], module)
+            net.fit(*train)
+        self.history_ = self._history(net)
+        self.best_epoch_ = self._best_epoch(self.history_)
+        self.model_ = net.module_.eval()
+        context.call_on_fit_task_end(estimator=self, X=X, y=y)
+        return self
+
+    @staticmethod
+    def _windows(
+        panel: Panel, y: np.ndarray, module: TSPulseForClassification
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        windows = context_windows(panel, module.encoder.config.context_length)
+        return {"x": windows.values, "observed": windows.observed}, y[windows.owner]
+
+    def _net(
+        self,
+        module: TSPulseForClassification,
+        panel: Panel,
+        y: np.ndarray,
+        valid_rows: np.ndarray | None,
+        device: torch.device,
+        context: Any,
+    ) -> NeuralNetClassifier:
+        callbacks: list[tuple[str, Any]] = [
+            (
+                "lr_schedule",
+                LRScheduler(
+                    policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.max_epochs
+                ),
+            )
+        ]
+        train_split = None
+        if valid_rows is not None:
+            valid = self._windows(_subset(panel, valid_rows), y[valid_rows], module)
+            train_split = predefined_split(Dataset(*valid))
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(monitor="valid_loss", patience=self.patience, load_best=True),
+                )
+            )
+        if self.verbose:
+            callbacks.append(("progress", ProgressBar()))
+        callbacks.append(
+            ("sklearn_callbacks", SklearnCallbackBridge(context, self, self._snapshot))
+        )
+        return NeuralNetClassifier(
+            module,
+            criterion=torch.nn.CrossEntropyLoss,
+            optimizer=torch.optim.AdamW,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            train_split=train_split,
+            classes=np.arange(len(self.classes_)),
+            iterator_train__shuffle=True,
+            callbacks=callbacks,
+            device=str(device),
+            verbose=int(bool(self.verbose)),
+        )
+
+    @staticmethod
+    def _history(net: NeuralNetClassifier) -> list[dict[str, float]]:
+        keys = ("train_loss", "valid_loss", "valid_acc")
+        return [{k: float(row[k]) for k in keys if k in row} for row in net.history]
+
+    @staticmethod
+    def _best_epoch(history: list[dict[str, float]]) -> int:
+        if history and "valid_loss" in history[0]:
+            return int(np.argmin([row["valid_loss"] for row in history])) + 1
+        return len(history)
+
+    def _snapshot(self, net: NeuralNetClassifier) -> dict[str, Any]:
+        """Fitted attributes as they would be if training stopped now."""
+        history = self._history(net)
+        return {
+            "model_": copy.deepcopy(net.module_).eval(),
+            "history_": history,
+            "best_epoch_": len(history),
+        }
+
+    # -------------------------------------------------------------- predicting
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, averaged over each series' windows.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Same channel count as in ``fit``; any length.
+
+        Returns
+        -------
+        ndarray of shape (n_instances, n_classes)
+            Columns follow :attr:`classes_`.
+        """
+        check_is_fitted(self, "model_")
+        panel = check_panel(X, estimator=self, reset=False, allow_nan=True)
+        device = resolve_device(self.device)
+        model = self.model_.to(device).eval()
+        windows = context_windows(panel, model.encoder.config.context_length)
+        chunks = []
+        with torch.inference_mode():
+            for start in range(0, len(windows), self.batch_size):
+                stop = start + self.batch_size
+                x = torch.from_numpy(windows.values[start:stop]).to(device)
+                observed = torch.from_numpy(windows.observed[start:stop]).to(device)
+                logits = model(x, observed).double()
+                chunks.append(torch.softmax(logits, dim=-1).cpu().numpy())
+        proba = pool_windows(np.concatenate(chunks), windows.owner, panel.n_instances)
+        proba = proba.astype(np.float64)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Logarithm of :meth:`predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable class of every series.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Same channel count as in ``fit``; any length.
+
+        Returns
+        -------
+        ndarray of shape (n_instances,)
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]

@@ -1,0 +1,219 @@
+"""Task heads on top of a pretrained TSPulse backbone.
+
+:class:`TSLens` is the classification head of the TSPulse paper (Ekambaram et
+al., 2025, section "TSLens"): instead of pooling the tokens, it
+
+1. runs a mini decoder *initialised from the pretrained decoder* (a copy of
+   its weights) over the backbone tokens,
+2. mixes channels after every decoder layer (multivariate input only) with
+   new layers that start as the identity, so at initialisation the decoder
+   output is exactly the pretrained one,
+3. reduces the token width (``d_model -> d_model // reduction``),
+4. weighs every patch and register token with a learned, input-dependent
+   softmax gate over the token axis (:class:`~sslts.models.layers.GatedAttention`),
+5. flattens the weighted tokens of all channels and classifies them linearly.
+
+:class:`TSPulseForClassification` wires the backbone of a :class:`TSPulse`
+to a :class:`TSLens` head, draws the fine-tuning mask and decides which parts
+train.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from sslts.augment import mixed_mask
+from sslts.models.layers import GatedAttention, MixerStack
+from sslts.models.tspulse import TSPulse
+
+__all__ = ["ChannelMixer", "TSLens", "TSPulseForClassification", "FINETUNE_PARTS"]
+
+#: Values of ``finetune`` accepted by :meth:`TSPulseForClassification.set_trainable`.
+FINETUNE_PARTS = ("head", "embeddings", "all")
+
+
+class ChannelMixer(nn.Module):
+    """Residual MLP across channels of ``(batch, channels, tokens, features)``.
+
+    Its output layer starts at zero, so a fresh mixer is the identity map and
+    adding it leaves a pretrained channel-independent network unchanged.
+
+    Parameters
+    ----------
+    n_channels : int
+        Channels mixed.
+    expansion : int
+        Hidden-size multiplier of the MLP.
+    """
+
+    def __init__(self, n_channels: int, expansion: int = 2) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(n_channels, n_channels * expansion)
+        self.fc2 = nn.Linear(n_channels * expansion, n_channels)
+        nn.init.zeros_(self.fc2.weight)
+        nn.init.zeros_(self.fc2.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.movedim(1, -1)  # (batch, tokens, features, channels)
+        h = self.fc2(nn.functional.gelu(self.fc1(h)))
+        return x + h.movedim(-1, 1)
+
+
+class TSLens(nn.Module):
+    """TSLens classification head over backbone tokens ``(batch, channels, tokens, d)``.
+
+    Parameters
+    ----------
+    decoder : MixerStack
+        The pretrained mini decoder; the head trains a deep copy of it.
+    n_tokens, d_model : int
+        Shape of each channel's token matrix.
+    n_channels : int
+        Input channels; with more than one, a :class:`ChannelMixer` follows
+        every decoder layer.
+    n_classes : int
+        Output logits.
+    reduction : int
+        Token width is divided by this (at least 1 feature is kept).
+    dropout : float
+        Dropout before the linear classifier.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sslts.models import TSPulse, TSPulseConfig
+    >>> cfg = TSPulseConfig(context_length=64, d_model=8, n_layers=1, n_registers=2)
+    >>> model = TSPulse(cfg)
+    >>> head = TSLens(model.decoder, cfg.n_tokens, cfg.d_model, n_channels=3, n_classes=4)
+    >>> head(torch.randn(5, 3, cfg.n_tokens, cfg.d_model)).shape
+    torch.Size([5, 4])
+    """
+
+    def __init__(
+        self,
+        decoder: MixerStack,
+        n_tokens: int,
+        d_model: int,
+        n_channels: int,
+        n_classes: int,
+        reduction: int = 2,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.decoder = copy.deepcopy(decoder)
+        self.channel_mixers = nn.ModuleList(
+            ChannelMixer(n_channels) for _ in range(len(self.decoder) if n_channels > 1 else 0)
+        )
+        width = max(1, d_model // reduction)
+        self.reduce = nn.Linear(d_model, width)
+        self.token_gate = GatedAttention(n_tokens, dim=-2)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(n_channels * n_tokens * width, n_classes)
+
+    def decode(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Decoder layers, each followed by channel mixing: ``(B, C, K, d)`` out."""
+        h = tokens
+        for i, layer in enumerate(self.decoder):
+            h = layer(h)
+            if self.channel_mixers:
+                h = self.channel_mixers[i](h)
+        return h
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Class logits ``(batch, n_classes)`` from backbone tokens."""
+        h = self.reduce(self.decode(tokens))
+        # The softmax gate over tokens averages to 1 / n_tokens; rescale so an
+        # untrained gate passes the tokens through at their own size.
+        h = self.token_gate(h) * h.shape[-2]
+        return self.classifier(self.dropout(h.flatten(1)))
+
+
+class TSPulseForClassification(nn.Module):
+    """A TSPulse backbone with a :class:`TSLens` head: ``(x, observed) -> logits``.
+
+    Parameters
+    ----------
+    encoder : TSPulse
+        Pretrained model; its patch embeddings, registers and backbone are
+        used, its decoder initialises the head's decoder, its reconstruction
+        heads are not used (and stay frozen).
+    n_channels, n_classes : int
+        Input channels and classes.
+    mask_ratio : float
+        Fraction of patches hidden (block mask shared by the channels of a
+        series) in training mode, as data augmentation; 0 disables it.
+    finetune : {"head", "embeddings", "all"}
+        What trains besides the head: nothing, the time/FFT patch embeddings
+        (the paper's recipe), or also the registers, mask token and backbone.
+    reduction, dropout
+        Passed to :class:`TSLens`.
+    """
+
+    def __init__(
+        self,
+        encoder: TSPulse,
+        n_channels: int,
+        n_classes: int,
+        mask_ratio: float = 0.3,
+        finetune: str = "embeddings",
+        reduction: int = 2,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        cfg = encoder.config
+        self.encoder = encoder
+        self.mask_ratio = mask_ratio
+        self.head = TSLens(
+            encoder.decoder, cfg.n_tokens, cfg.d_model, n_channels, n_classes, reduction, dropout
+        )
+        self.set_trainable(finetune)
+
+    def set_trainable(self, finetune: str) -> None:
+        """Freeze the encoder except the parts ``finetune`` names; the head always trains."""
+        if finetune not in FINETUNE_PARTS:
+            raise ValueError(f"finetune must be one of {list(FINETUNE_PARTS)}, got {finetune!r}")
+        self.finetune = finetune
+        enc = self.encoder
+        enc.requires_grad_(False)
+        if finetune in ("embeddings", "all"):
+            enc.time_embedding.requires_grad_(True)
+            enc.fft_embedding.requires_grad_(True)
+        if finetune == "all":
+            enc.backbone.requires_grad_(True)
+            enc.mask_token.requires_grad_(True)
+            enc.registers.requires_grad_(True)
+        self.head.requires_grad_(True)
+
+    def train(self, mode: bool = True) -> TSPulseForClassification:
+        """Set training mode; a frozen backbone stays in evaluation mode (no dropout)."""
+        super().train(mode)
+        if self.finetune != "all":
+            self.encoder.eval()
+        return self
+
+    def backbone_tokens(
+        self, x: torch.Tensor, observed: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Backbone output ``(batch, channels, tokens, d_model)`` before any decoder."""
+        enc = self.encoder
+        context = enc.config.context_length
+        if x.ndim != 3 or x.shape[-1] != context:
+            raise ValueError(
+                f"expected (batch, channels, {context}) windows, got shape {tuple(x.shape)}"
+            )
+        hidden = torch.zeros_like(x, dtype=torch.bool) if observed is None else ~observed
+        if self.training and self.mask_ratio > 0:
+            drawn = mixed_mask(
+                x.shape[0], context, enc.config.patch_length, self.mask_ratio, 0.0, device=x.device
+            )
+            hidden = hidden | drawn[:, None, :]
+        scaled, _, _ = enc.revin(x, ~hidden)
+        tokens, _ = enc._tokens(scaled, hidden)
+        return enc.backbone(tokens)
+
+    def forward(self, x: torch.Tensor, observed: torch.Tensor | None = None) -> torch.Tensor:
+        """Class logits ``(batch, n_classes)`` for context windows ``x``."""
+        return self.head(self.backbone_tokens(x, observed))
