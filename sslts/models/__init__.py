@@ -14,6 +14,7 @@ from sslts.models.jepa import (
     SoftCodebook,
     coarse_view,
 )
+from sslts.models.heads import ChannelMixer, TSLens, TSPulseForClassification
 
 __all__ = [
     "TSPulse",
