@@ -31,6 +31,9 @@ __all__ = [
     "PatchEncoder",
     "SoftCodebook",
     "coarse_view",
+    "ChannelMixer",
+    "TSLens",
+    "TSPulseForClassification",
 ]
 from sslts.models.latent_heads import DINOHead, PatchReconstructionHead, ProjectionHead
 
