@@ -1,0 +1,167 @@
+"""Similarity search over a panel of time series in a TSPulse embedding space."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.neighbors import NearestNeighbors
+from sklearn.utils.validation import check_is_fitted
+
+from sslts._params import check_choice, check_int
+from sslts.embedding import TSPulseEmbedder
+
+__all__ = ["TSPulseRetriever"]
+
+_METRICS = ("cosine", "euclidean")
+
+
+class TSPulseRetriever(BaseEstimator):
+    """Find the most similar series of an indexed panel, by TSPulse embeddings.
+
+    ``fit`` embeds a panel with a :class:`~sslts.embedding.TSPulseEmbedder`
+    (semantic register embeddings by default) and indexes the embeddings in
+    a :class:`sklearn.neighbors.NearestNeighbors`; ``kneighbors`` embeds the
+    queries with the same embedder and returns their nearest indexed series,
+    with scikit-learn's semantics (sorted distances, ``X=None`` queries the
+    index against itself, excluding each point from its own neighbours).
+
+    The retriever wraps ``NearestNeighbors`` rather than subclassing it: its
+    other methods (``radius_neighbors``, its ``algorithm``/``leaf_size``/``p``
+    parameters) take feature vectors, while every method here takes series.
+
+    Parameters
+    ----------
+    embedder : TSPulseEmbedder or None, default=None
+        The (unfitted) embedder to clone and fit; None means
+        ``TSPulseEmbedder()`` (shipped checkpoint, semantic embeddings).
+        Device, batch size, random state, checkpoint and embedding kind are
+        the embedder's parameters (``set_params(embedder__device="cuda")``).
+        Any transformer from a panel to 2D features works.
+    n_neighbors : int, default=5
+        Neighbours returned by :meth:`kneighbors` when not given there.
+    metric : {"cosine", "euclidean"}, default="cosine"
+        Distance between embeddings. Cosine distance ignores the embedding
+        norm, which for TSPulse registers mostly reflects the series' scale
+        handling rather than its shape.
+
+    Attributes
+    ----------
+    embedder_ : TSPulseEmbedder
+        The fitted embedder.
+    embeddings_ : ndarray of shape (n_indexed, n_embedding), float32
+        Embeddings of the indexed series (row ``i`` is series ``i`` of ``X``).
+    nn_ : NearestNeighbors
+        The index over ``embeddings_`` (brute force).
+    n_features_in_ : int
+        Channels of the indexed panel.
+    n_samples_fit_ : int
+        Number of indexed series.
+
+    Examples
+    --------
+    >>> from sktime.datasets import load_gunpoint
+    >>> X, y = load_gunpoint(split="train", return_type="numpy3D")
+    >>> retriever = TSPulseRetriever(
+    ...     embedder=TSPulseEmbedder(pretrained="tspulse-tiny-random"), n_neighbors=3
+    ... ).fit(X)
+    >>> distances, indices = retriever.kneighbors(X[:2])
+    >>> distances.shape, indices.shape
+    ((2, 3), (2, 3))
+    >>> int(indices[0, 0])  # a series is its own nearest neighbour
+    0
+    """
+
+    def __init__(
+        self,
+        embedder: Any = None,
+        n_neighbors: int = 5,
+        metric: str = "cosine",
+    ) -> None:
+        self.embedder = embedder
+        self.n_neighbors = n_neighbors
+        self.metric = metric
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def fit(self, X: Any, y: Any = None) -> TSPulseRetriever:
+        """Embed and index the panel ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_instances, n_timepoints) or \
+                (n_instances, n_channels, n_timepoints), or list of arrays
+            The series to search in (see :mod:`sslts._validation`).
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        check_int("n_neighbors", self.n_neighbors, 1)
+        check_choice("metric", self.metric, _METRICS)
+        embedder = TSPulseEmbedder() if self.embedder is None else self.embedder
+        self.embedder_ = clone(embedder)
+        self.embeddings_ = np.asarray(self.embedder_.fit_transform(X), dtype=np.float32)
+        self.n_features_in_ = self.embedder_.n_features_in_
+        self.n_samples_fit_ = len(self.embeddings_)
+        self.nn_ = NearestNeighbors(
+            n_neighbors=self.n_neighbors, metric=self.metric, algorithm="brute"
+        ).fit(self.embeddings_)
+        return self
+
+    def _query(self, X: Any) -> np.ndarray | None:
+        check_is_fitted(self, "nn_")
+        return None if X is None else self.embedder_.transform(X)
+
+    def kneighbors(
+        self, X: Any = None, n_neighbors: int | None = None, return_distance: bool = True
+    ) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
+        """Nearest indexed series of each query series.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays, or None
+            Query panel with the channel count of the index, any length. None
+            queries every indexed series, excluding itself from its neighbours.
+        n_neighbors : int, optional
+            Defaults to the ``n_neighbors`` parameter; at most the number of
+            indexed series (minus one when ``X`` is None).
+        return_distance : bool, default=True
+            Whether to return the distances too.
+
+        Returns
+        -------
+        distances : ndarray of shape (n_queries, n_neighbors)
+            Increasing along each row; only when ``return_distance``.
+        indices : ndarray of shape (n_queries, n_neighbors)
+            Rows of the indexed panel.
+        """
+        query = self._query(X)
+        return self.nn_.kneighbors(
+            query, n_neighbors=n_neighbors, return_distance=return_distance
+        )
+
+    def kneighbors_graph(
+        self, X: Any = None, n_neighbors: int | None = None, mode: str = "connectivity"
+    ):
+        """Sparse graph linking each query series to its nearest indexed series.
+
+        Parameters
+        ----------
+        X, n_neighbors
+            As in :meth:`kneighbors`.
+        mode : {"connectivity", "distance"}, default="connectivity"
+            Ones, or the distances, as edge values.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix of shape (n_queries, n_samples_fit_)
+        """
+        query = self._query(X)
+        return self.nn_.kneighbors_graph(query, n_neighbors=n_neighbors, mode=mode)
