@@ -17,11 +17,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sktime.classification.base import BaseClassifier
+from sktime.detection.base import BaseDetector
 from sktime.transformations.base import BaseTransformer
 
+from sslts.anomaly import TSPulseAnomalyDetector
+from sslts.classification import TSPulseClassifier
 from sslts.embedding import TSPulseEmbedder
 
-__all__ = ["TSPulseTransformer"]
+__all__ = ["TSPulseSktimeAnomalyDetector", "TSPulseSktimeClassifier", "TSPulseTransformer"]
 
 #: Attributes set on an estimator from outside that sktime's ``reset`` must not delete.
 _KEPT_ON_RESET = ("_parent_callback_ctx",)
@@ -36,7 +40,14 @@ _PACKAGING_TAGS = {
 
 
 class _SsltsAdapterMixin:
-    """Shared behaviour of the adapters: build the wrapped estimator, survive ``reset``."""
+    """Shared behaviour of the adapters: build the wrapped estimator, survive ``reset``.
+
+    ``_wrapped_class`` is the sslts estimator; the adapter's ``__init__`` lists
+    exactly its parameters (checked by the tests), so ``get_params`` of the
+    adapter can be passed on unchanged.
+    """
+
+    _wrapped_class: type
 
     def reset(self) -> Any:
         """Reset to the post-init state, keeping a scikit-learn parent callback context.
@@ -50,9 +61,9 @@ class _SsltsAdapterMixin:
         self.__dict__.update(kept)
         return self
 
-    def _wrapped(self, cls: type) -> Any:
-        """An unfitted ``cls`` with the adapter's parameters (they mirror ``cls``'s)."""
-        return cls(**self.get_params(deep=False))  # type: ignore[attr-defined]
+    def _wrapped(self) -> Any:
+        """An unfitted wrapped estimator with the adapter's parameters."""
+        return self._wrapped_class(**self.get_params(deep=False))  # type: ignore[attr-defined]
 
 
 def _as_panel(X: Any) -> np.ndarray | list[np.ndarray]:
@@ -105,6 +116,7 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
     (50, 16)
     """
 
+    _wrapped_class = TSPulseEmbedder
     _tags = {
         **_PACKAGING_TAGS,
         "scitype:transform-input": "Series",
@@ -145,7 +157,7 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
         super().__init__()
 
     def _fit(self, X: Any, y: Any = None) -> TSPulseTransformer:
-        self.embedder_ = self._wrapped(TSPulseEmbedder).fit(_as_panel(X))
+        self.embedder_ = self._wrapped().fit(_as_panel(X))
         return self
 
     def _transform(self, X: Any, y: Any = None) -> pd.DataFrame:
@@ -169,4 +181,264 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
         return [
             tiny,
             {**tiny, "embedding": "both", "channel_pooling": "mean", "finetune_epochs": 1},
+        ]
+
+
+class TSPulseSktimeClassifier(_SsltsAdapterMixin, BaseClassifier):
+    """sktime classifier: fine-tunes TSPulse with a TSLens head.
+
+    Wraps :class:`sslts.classification.TSPulseClassifier`; every parameter has
+    the same meaning there. Multivariate series, unequal lengths and missing
+    values are supported.
+
+    Parameters
+    ----------
+    pretrained : str, path or None, default="default"
+        Checkpoint of the encoder.
+    finetune : {"head", "embeddings", "all"}, default="embeddings"
+        What trains besides the head.
+    max_epochs : int, default=30
+        Upper bound on fine-tuning epochs.
+    lr : float, default=1e-3
+        AdamW learning rate.
+    batch_size : int, default=32
+        Windows per batch.
+    mask_ratio : float, default=0.3
+        Fraction of patches hidden during training.
+    validation_fraction : float or None, default=0.2
+        Share of the training series held out for early stopping.
+    patience : int, default=10
+        Epochs without improvement before stopping.
+    device : str, default="auto"
+        Torch device.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the split, initialisation, batches and masks.
+    verbose : bool, default=False
+        Training progress output.
+
+    Attributes
+    ----------
+    classifier_ : TSPulseClassifier
+        The fitted wrapped estimator.
+
+    Examples
+    --------
+    >>> from sktime.datasets import load_gunpoint
+    >>> from sslts.sktime import TSPulseSktimeClassifier
+    >>> X, y = load_gunpoint(split="train")
+    >>> clf = TSPulseSktimeClassifier(pretrained="tspulse-tiny-random", max_epochs=1,
+    ...                               random_state=0).fit(X, y)
+    >>> clf.predict_proba(X.iloc[:3]).shape
+    (3, 2)
+    """
+
+    _wrapped_class = TSPulseClassifier
+    _tags = {
+        **_PACKAGING_TAGS,
+        "X_inner_mtype": ["df-list", "numpy3D"],
+        "y_inner_mtype": "numpy1D",
+        "capability:multivariate": True,
+        "capability:unequal_length": True,
+        "capability:missing_values": True,
+        "capability:predict_proba": True,
+    }
+
+    def __init__(
+        self,
+        pretrained: Any = "default",
+        finetune: str = "embeddings",
+        max_epochs: int = 30,
+        lr: float = 1e-3,
+        batch_size: int = 32,
+        mask_ratio: float = 0.3,
+        validation_fraction: float | None = 0.2,
+        patience: int = 10,
+        device: str = "auto",
+        random_state: Any = None,
+        verbose: bool = False,
+    ) -> None:
+        self.pretrained = pretrained
+        self.finetune = finetune
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.mask_ratio = mask_ratio
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        super().__init__()
+
+    def _fit(self, X: Any, y: np.ndarray) -> TSPulseSktimeClassifier:
+        self.classifier_ = self._wrapped().fit(_as_panel(X), y)
+        return self
+
+    def _predict(self, X: Any) -> np.ndarray:
+        return self.classifier_.predict(_as_panel(X))
+
+    def _predict_proba(self, X: Any) -> np.ndarray:
+        # Both sort the labels, so the columns already follow ``self.classes_``.
+        return self.classifier_.predict_proba(_as_panel(X))
+
+    @classmethod
+    def get_test_params(cls, parameter_set: str = "default") -> list[dict[str, Any]]:
+        """Fast settings for sktime's estimator checks: tiny random model, 1-2 epochs.
+
+        Parameters
+        ----------
+        parameter_set : str, default="default"
+            Unused; one set serves every check.
+
+        Returns
+        -------
+        list of dict
+        """
+        tiny = {
+            "pretrained": "tspulse-tiny-random",
+            "max_epochs": 1,
+            "device": "cpu",
+            "random_state": 0,
+        }
+        return [
+            tiny,
+            {**tiny, "finetune": "head", "max_epochs": 2, "mask_ratio": 0.0,
+             "validation_fraction": None},
+        ]
+
+
+class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
+    """sktime anomaly detector: TSPulse reconstruction and forecast errors per point.
+
+    Wraps :class:`sslts.anomaly.TSPulseAnomalyDetector`; every parameter has
+    the same meaning there. sktime's conventions apply to the outputs:
+
+    * ``predict`` -> DataFrame with column ``"ilocs"``: the positions whose
+      score exceeds the wrapped detector's ``threshold_`` (set in ``fit`` from
+      ``contamination``);
+    * ``transform`` -> DataFrame ``"labels"`` with 0/1 for every time point;
+    * ``transform_scores`` -> DataFrame ``"scores"``, one score per time point
+      (higher = more anomalous), indexed like ``X``;
+    * ``predict_scores`` -> the scores of the detected points, aligned with
+      ``predict``.
+
+    Known anomalies may be passed to ``fit`` as sktime events (``y`` with an
+    ``"ilocs"`` column); they are turned into per-point labels, which
+    ``mode="triangulation"`` uses to choose its scoring head.
+
+    Parameters
+    ----------
+    pretrained : str, path or None, default="default"
+        TSPulse checkpoint.
+    mode : {"time", "fft", "forecast", "ensemble", "triangulation"}, default="triangulation"
+        Which score stream to use.
+    stride : int or None, default=None
+        Step between reconstruction windows (None: a quarter of the context).
+    finetune_epochs : int, default=0
+        Epochs of self-supervised fine-tuning on the fit series (0: zero-shot).
+    lr : float, default=1e-4
+        Fine-tuning learning rate.
+    batch_size : int, default=256
+        Forward passes per batch.
+    contamination : float, default=0.1
+        Expected fraction of anomalies, in (0, 0.5]; sets the threshold.
+    device : str, default="auto"
+        Torch device.
+    random_state : int, RandomState instance or None, default=None
+        Seeds fine-tuning and random initialisation.
+    verbose : bool, default=False
+        Progress output during fine-tuning.
+
+    Attributes
+    ----------
+    detector_ : TSPulseAnomalyDetector
+        The fitted wrapped estimator.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from sslts.sktime import TSPulseSktimeAnomalyDetector
+    >>> x = np.sin(np.arange(300) * 2 * np.pi / 16)
+    >>> x[150] += 5.0
+    >>> det = TSPulseSktimeAnomalyDetector(pretrained="tspulse-tiny-random", mode="time",
+    ...                                    contamination=0.01)
+    >>> det.fit_transform(pd.DataFrame(x)).shape
+    (300, 1)
+    """
+
+    _wrapped_class = TSPulseAnomalyDetector
+    _tags = {
+        **_PACKAGING_TAGS,
+        "task": "anomaly_detection",
+        "learning_type": "unsupervised",
+        "X_inner_mtype": "pd.DataFrame",
+        "fit_is_empty": False,
+        "capability:multivariate": True,
+        "capability:missing_values": False,
+    }
+
+    def __init__(
+        self,
+        pretrained: Any = "default",
+        mode: str = "triangulation",
+        stride: int | None = None,
+        finetune_epochs: int = 0,
+        lr: float = 1e-4,
+        batch_size: int = 256,
+        contamination: float = 0.1,
+        device: str = "auto",
+        random_state: Any = None,
+        verbose: bool = False,
+    ) -> None:
+        self.pretrained = pretrained
+        self.mode = mode
+        self.stride = stride
+        self.finetune_epochs = finetune_epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.contamination = contamination
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        super().__init__()
+
+    def _fit(self, X: pd.DataFrame, y: Any = None) -> TSPulseSktimeAnomalyDetector:
+        labels = None
+        if y is not None:
+            labels = self.sparse_to_dense(y, pd.RangeIndex(len(X))).to_numpy().ravel()
+        self.detector_ = self._wrapped().fit(X.to_numpy(dtype=np.float64), labels)
+        return self
+
+    def _scores(self, X: pd.DataFrame) -> np.ndarray:
+        return self.detector_.decision_function(X.to_numpy(dtype=np.float64))
+
+    def _predict(self, X: pd.DataFrame) -> pd.Series:
+        anomalous = self._scores(X) > self.detector_.threshold_
+        return pd.Series(np.flatnonzero(anomalous), dtype="int64")
+
+    def _predict_scores(self, X: pd.DataFrame) -> pd.Series:
+        scores = self._scores(X)
+        return pd.Series(scores[scores > self.detector_.threshold_], dtype="float64")
+
+    def _transform_scores(self, X: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"scores": self._scores(X)}, index=X.index)
+
+    @classmethod
+    def get_test_params(cls, parameter_set: str = "default") -> list[dict[str, Any]]:
+        """Fast settings for sktime's estimator checks: the tiny random model.
+
+        Parameters
+        ----------
+        parameter_set : str, default="default"
+            Unused; one set serves every check.
+
+        Returns
+        -------
+        list of dict
+        """
+        tiny = {"pretrained": "tspulse-tiny-random", "device": "cpu", "random_state": 0}
+        return [
+            {**tiny, "mode": "time"},
+            {**tiny, "mode": "ensemble", "finetune_epochs": 1, "contamination": 0.05},
         ]

@@ -1,0 +1,188 @@
+"""sslts estimators in sktime's ClassificationBenchmark, against MiniRocket and 1-NN.
+
+Every estimator is registered as an sktime classifier and evaluated by
+:class:`sktime.benchmarking.classification.ClassificationBenchmark` on the
+official train/test split of each data set (one fold, given to sktime as a
+:class:`sklearn.model_selection.PredefinedSplit` over train + test):
+
+* ``tspulse_logreg``: :class:`sslts.sktime.TSPulseTransformer` (frozen shipped
+  checkpoint) followed by ``StandardScaler`` + ``LogisticRegression``, composed
+  the sktime way (``SklearnClassifierPipeline``);
+* ``tspulse_classifier``: :class:`sslts.sktime.TSPulseSktimeClassifier` (the
+  sktime adapter of :class:`sslts.classification.TSPulseClassifier`), when that
+  module is available;
+* ``minirocket``: sktime's ``RocketClassifier(rocket_transform="minirocket")``
+  (MiniRocket -> ``StandardScaler(with_mean=False)`` -> ``RidgeClassifierCV``);
+* ``knn_euclidean`` / ``knn_dtw``: sktime's ``KNeighborsTimeSeriesClassifier``
+  with one neighbour.
+
+No hyper-parameter is tuned on a test split (every setting is a fixed default;
+RidgeClassifierCV picks its penalty by cross-validation on the training split).
+
+``ClassificationBenchmark`` runs its experiments one after the other and its
+``backend`` parallelises the folds of one task; with one official split per
+data set there is one fold, so the script fans the data sets out over joblib's
+``loky`` backend instead (one ``ClassificationBenchmark`` per data set and
+worker, torch and numba limited to one thread per worker) and merges the results.
+
+The default data sets are a subset fixed before any result was seen: the ten
+smallest by ``n_train * n_test * length * channels`` among those with at least 3
+test series per class... in practice the list in ``DEFAULT_DATASETS`` (UCR and
+UEA, univariate and multivariate), which runs in minutes on two shared cores.
+
+Run::
+
+    nice -n 5 python benchmarks/bench_sktime_classification.py
+    nice -n 5 python benchmarks/bench_sktime_classification.py --datasets Coffee BME --n-jobs 1
+"""
+
+from __future__ import annotations
+
+import os
+
+# One thread per worker; set before torch / numba are imported here or in the workers.
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from joblib import Parallel, delayed  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
+
+from sslts.data.datasets import list_classification, load_classification  # noqa: E402
+
+#: Fixed in advance (small sets of several kinds, 2 of them multivariate).
+DEFAULT_DATASETS = (
+    "UCR/BME",
+    "UCR/Beef",
+    "UCR/Chinatown",
+    "UCR/Coffee",
+    "UCR/ECGFiveDays",
+    "UCR/Plane",
+    "UCR/SonyAIBORobotSurface1",
+    "UCR/SyntheticControl",
+    "UEA/ERing",
+    "UEA/Epilepsy",
+)
+
+METHODS = ("tspulse_logreg", "tspulse_classifier", "minirocket", "knn_euclidean", "knn_dtw")
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def _estimators(methods: list[str], pretrained: str, seed: int) -> dict:
+    """The sktime classifiers to compare, by name."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sktime.classification.compose import SklearnClassifierPipeline
+    from sktime.classification.distance_based import KNeighborsTimeSeriesClassifier
+    from sktime.classification.kernel_based import RocketClassifier
+
+    from sslts.sktime import TSPulseTransformer
+
+    factories = {
+        "tspulse_logreg": lambda: SklearnClassifierPipeline(
+            make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)),
+            [TSPulseTransformer(pretrained=pretrained, random_state=seed)],
+        ),
+        "minirocket": lambda: RocketClassifier(rocket_transform="minirocket", random_state=seed),
+        "knn_euclidean": lambda: KNeighborsTimeSeriesClassifier(n_neighbors=1, distance="euclidean"),
+        "knn_dtw": lambda: KNeighborsTimeSeriesClassifier(n_neighbors=1, distance="dtw"),
+        "tspulse_classifier": lambda: _tspulse_classifier(pretrained, seed),
+    }
+    return {name: factories[name]() for name in methods}
+
+
+def _tspulse_classifier(pretrained: str, seed: int):
+    from sslts.sktime import TSPulseSktimeClassifier
+
+    return TSPulseSktimeClassifier(pretrained=pretrained, random_state=seed)
+
+
+def _run_one(key: str, methods: list[str], pretrained: str, seed: int) -> pd.DataFrame:
+    """One ClassificationBenchmark over one data set (runs inside a loky worker)."""
+    import warnings
+
+    import torch
+    from sklearn.metrics import accuracy_score
+    from sklearn.model_selection import PredefinedSplit
+    from sktime.benchmarking.classification import ClassificationBenchmark
+
+    torch.set_num_threads(1)
+    # sktime reports a fold standard deviation; with one fold numpy warns about it.
+    warnings.filterwarnings("ignore", message="Degrees of freedom", category=RuntimeWarning)
+    warnings.filterwarnings("ignore", message="invalid value encountered", category=RuntimeWarning)
+    archive, name = key.split("/")
+    data = load_classification(name, archive)
+    X = np.concatenate([data.X_train, data.X_test])
+    y = np.concatenate([data.y_train, data.y_test])
+    official = PredefinedSplit([-1] * len(data.y_train) + [0] * len(data.y_test))
+
+    bench = ClassificationBenchmark()
+    for est_id, estimator in _estimators(methods, pretrained, seed).items():
+        bench.add_estimator(estimator, estimator_id=est_id)
+    bench.add_task((X, y), official, [accuracy_score], task_id=key, error_score=np.nan)
+    frame = bench.run()
+    frame = frame.assign(
+        dataset=name,
+        archive=archive,
+        channels=X.shape[1],
+        length=X.shape[2],
+        n_train=len(data.y_train),
+        n_test=len(data.y_test),
+    )
+    return frame
+
+
+def _table(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per data set, one accuracy column per method (+ fit seconds)."""
+    acc = results.pivot(index="dataset", columns="model_id", values="accuracy_score_fold_0_test")
+    fit = results.pivot(index="dataset", columns="model_id", values="fit_time_fold_0_test")
+    meta = results.groupby("dataset")[["archive", "channels", "length", "n_train", "n_test"]].first()
+    table = meta.join(acc).join(fit.add_suffix("_fit_s").round(2))
+    return table.reset_index()
+
+
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--datasets", nargs="+", default=list(DEFAULT_DATASETS),
+        help="ARCHIVE/NAME or NAME (UCR), or 'all' for every data set in the data folder",
+    )
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--pretrained", default="default", help="checkpoint of the sslts models")
+    parser.add_argument("--n-jobs", type=int, default=2, help="loky workers (data sets in parallel)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", type=Path, default=RESULTS / "sktime_classification.csv")
+    args = parser.parse_args(argv)
+
+    if args.datasets == ["all"]:
+        keys = [f"{archive}/{name}" for archive, name in list_classification()]
+    else:
+        keys = [key if "/" in key else f"UCR/{key}" for key in args.datasets]
+
+    start = time.perf_counter()
+    jobs = Parallel(n_jobs=args.n_jobs, backend="loky", return_as="generator_unordered")(
+        delayed(_run_one)(key, args.methods, args.pretrained, args.seed) for key in keys
+    )
+    frames = list(tqdm(jobs, total=len(keys), desc="data sets"))
+    table = _table(pd.concat(frames, ignore_index=True)).sort_values("dataset")
+    methods = [m for m in args.methods if m in table.columns]
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.output, index=False)
+
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(table[["dataset", "archive", "channels", "length", "n_train", *methods]].round(3))
+        print("\nmean accuracy:", table[methods].mean().round(3).to_dict())
+        print("mean rank (1 = best):", table[methods].rank(axis=1, ascending=False).mean().round(2).to_dict())
+    print(f"\n{len(keys)} data sets in {time.perf_counter() - start:.0f} s -> {args.output}")
+    return table
+
+
+if __name__ == "__main__":
+    main()
