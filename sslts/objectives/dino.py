@@ -190,14 +190,18 @@ class DINO(nn.Module):
 
 
 class DINOLosses(NamedTuple):
-    """The cross-entropy and two collapse monitors of the teacher targets.
+    """The cross-entropy, its KL part and two collapse monitors of the teacher targets.
 
-    ``teacher_entropy`` is the mean entropy of one target (near ``log K``:
-    uniform collapse); ``teacher_batch_entropy`` the entropy of the
-    batch-mean target (near 0: every input gets the same prototype).
+    ``kl`` is the cross-entropy minus the teacher's entropy (0 when the
+    student matches the teacher; the total also moves with the teacher's
+    sharpness, the KL does not). ``teacher_entropy`` is the mean entropy of
+    one target (near ``log K``: uniform collapse); ``teacher_batch_entropy``
+    the entropy of the batch-mean target (near 0: every input gets the same
+    prototype).
     """
 
     total: torch.Tensor
+    kl: torch.Tensor
     teacher_entropy: torch.Tensor
     teacher_batch_entropy: torch.Tensor
 
@@ -230,7 +234,8 @@ class DINOObjective:
             if j != i
         ]
         total = torch.stack(terms).mean()
-        targets = torch.cat(output.teacher)
-        return DINOLosses(
-            total, _entropy(targets).mean(), _entropy(targets.mean(0))
-        )
+        with torch.no_grad():
+            targets = torch.cat(output.teacher)
+            teacher_entropy = _entropy(targets).mean()
+            kl = total.detach() - teacher_entropy
+        return DINOLosses(total, kl, teacher_entropy, _entropy(targets.mean(0)))
