@@ -239,10 +239,10 @@ def estimate_period(values: np.ndarray) -> int:
     acf = np.fft.irfft(np.abs(spectrum) ** 2, axis=0)[:n]
     power = acf[0]
     acf = (acf[:, power > 0] / power[power > 0]).mean(axis=1) if (power > 0).any() else acf[:, 0]
-    below = np.flatnonzero(acf[: min(n, 2 * _MAX_PERIOD + 1)] < 0)
+    below = np.flatnonzero(acf[: n // 2] < 0)
     if below.size == 0:
         return _FALLBACK_PERIOD
-    search = acf[below[0] : min(n // 2, 2 * _MAX_PERIOD + 1)]
+    search = acf[below[0] : n // 2]
     if search.size == 0 or search.max() <= 0:
         return _FALLBACK_PERIOD
     period = int(below[0] + np.argmax(search))

@@ -129,7 +129,7 @@ class KMeansAnomalyDetector(_WindowDetector):
         rng = check_random_state(self.random_state)
         k = min(self.n_clusters, len(windows))
         self.kmeans_ = [
-            KMeans(n_clusters=k, n_init=3, random_state=rng.randint(2**31 - 1)).fit(
+            KMeans(n_clusters=k, random_state=rng.randint(2**31 - 1)).fit(
                 windows.values[:, c]
             )
             for c in range(windows.values.shape[1])
