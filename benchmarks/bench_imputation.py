@@ -19,14 +19,16 @@ Protocol
 * Score: MSE (and MAE) on the hidden points only, in z-score units, mean over
   seeds.
 
-Methods: ``TSPulseImputer`` (zero-shot, shipped checkpoint), linear
-interpolation, last observation carried forward (first value back-filled),
-and the column mean of the observed values.
+Methods: ``TSPulseImputer`` (zero-shot, shipped checkpoint), optionally the
+same fine-tuned on each corrupted series' own observed values
+(``--finetune-epochs``), linear interpolation, last observation carried
+forward (first value back-filled), and the column mean of the observed values.
 
 Run::
 
     nice -n 5 python benchmarks/bench_imputation.py
-    nice -n 5 python benchmarks/bench_imputation.py --split val --output imputation_val
+    nice -n 5 python benchmarks/bench_imputation.py --split val --variants --output imputation_val
+    nice -n 5 python benchmarks/bench_imputation.py --finetune-epochs 5 --output imputation_ft
 """
 
 from __future__ import annotations
@@ -164,6 +166,13 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="also score the TSPulse head/anchoring variants (design choices; use on val)",
     )
+    parser.add_argument(
+        "--finetune-epochs",
+        type=int,
+        default=0,
+        help="also score TSPulseImputer fine-tuned this many epochs on each corrupted "
+        "series' observed values (method tspulse_finetuned)",
+    )
     parser.add_argument("--output", default="imputation", help="results/<output>.csv/.png")
     parser.add_argument("--docs-figure", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -175,6 +184,10 @@ def main(argv: list[str] | None = None) -> None:
             for anchor in (True, False):
                 name = f"tspulse[{head},{'anchor' if anchor else 'raw'}]"
                 methods[name] = tspulse(args.pretrained, reconstruction=head, anchor=anchor)
+    if args.finetune_epochs:
+        methods["tspulse_finetuned"] = tspulse(
+            args.pretrained, finetune_epochs=args.finetune_epochs, random_state=0
+        )
     methods.update(linear=linear, locf=locf, column_mean=column_mean)
 
     grid = [(d, r, s) for d in args.datasets for r in args.ratios for s in args.seeds]

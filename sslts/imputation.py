@@ -10,10 +10,11 @@ from tqdm.auto import tqdm
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from sslts._params import check_choice, check_int
+from sslts._params import check_choice, check_int, check_positive
 from sslts._torch import resolve_device, seeded
 from sslts._validation import Series, check_series
 from sslts.data.windows import SlidingWindows, points_from_windows, sliding_windows
+from sslts.embedding import TSPulseEmbedder
 from sslts.models import TSPulse
 from sslts.pretrained import initial_model
 
@@ -69,6 +70,14 @@ class TSPulseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     anchor : bool, default=True
         Correct the reconstruction by the interpolated residual at the
         observed points (step 3 above).
+    finetune_epochs : int, default=0
+        Epochs of self-supervised masked-reconstruction fine-tuning on the
+        *observed* values of the series given to ``fit`` (its windows, each
+        channel as its own series; the missing points are never targets).
+        0 keeps the model frozen (zero-shot). Fine-tuning reuses
+        :class:`~sslts.embedding.TSPulseEmbedder`'s training loop.
+    lr : float, default=1e-3
+        Learning rate of fine-tuning.
     stride : int or None, default=None
         Points between consecutive windows; None means a quarter of the
         model's context (128 for the default model). Must be at most the
@@ -78,10 +87,10 @@ class TSPulseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     device : str, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``...
     random_state : int, RandomState instance or None, default=None
-        Seeds the model when ``pretrained=None`` (random initialisation).
-        The imputation itself is deterministic.
+        Seeds the model when ``pretrained=None`` (random initialisation) and
+        the masks of fine-tuning. The imputation itself is deterministic.
     verbose : bool, default=False
-        Show a progress bar over the batches of windows.
+        Progress bars (fine-tuning epochs, batches of windows).
 
     Attributes
     ----------
@@ -115,6 +124,8 @@ class TSPulseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         pretrained: Any = "default",
         reconstruction: str = "fft_time",
         anchor: bool = True,
+        finetune_epochs: int = 0,
+        lr: float = 1e-3,
         stride: int | None = None,
         batch_size: int = 64,
         device: str = "auto",
@@ -124,6 +135,8 @@ class TSPulseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.pretrained = pretrained
         self.reconstruction = reconstruction
         self.anchor = anchor
+        self.finetune_epochs = finetune_epochs
+        self.lr = lr
         self.stride = stride
         self.batch_size = batch_size
         self.device = device
@@ -140,6 +153,8 @@ class TSPulseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         check_choice("reconstruction", self.reconstruction, _RECONSTRUCTIONS)
         if not isinstance(self.anchor, (bool, np.bool_)):
             raise ValueError(f"anchor must be True or False, got {self.anchor!r}")
+        check_int("finetune_epochs", self.finetune_epochs, 0)
+        check_positive("lr", self.lr)
         if self.stride is not None:
             check_int("stride", self.stride, 1)
         check_int("batch_size", self.batch_size, 1)
@@ -158,7 +173,7 @@ class TSPulseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self
         """
         self._check_params()
-        self._validate(X, reset=True)
+        _, series = self._validate(X, reset=True)
         with seeded(self.random_state):
             model, card = initial_model(self.pretrained, TSPulse)
         context = model.config.context_length
@@ -167,9 +182,31 @@ class TSPulseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 f"stride ({self.stride}) must be at most the model's context length "
                 f"({context}), or every point would not be covered by a window"
             )
+        if self.finetune_epochs > 0:
+            model = self._finetune(series, context)
         self.model_ = model.eval()
         self.card_ = card
         return self
+
+    def _finetune(self, series: Series, context: int) -> TSPulse:
+        """The model after masked-reconstruction training on the windows of ``series``."""
+        windows = sliding_windows(series, context, self._stride(context))
+        # one univariate training series per (window, channel); NaN where unobserved
+        values = np.where(windows.observed, windows.values, np.nan).reshape(-1, 1, context)
+        values = values[~np.isnan(values).all(axis=-1)[:, 0]]
+        embedder = TSPulseEmbedder(
+            pretrained=self.pretrained,
+            finetune_epochs=self.finetune_epochs,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            device=self.device,
+            random_state=self.random_state,
+            verbose=self.verbose,
+        ).fit(values)
+        return embedder.model_
+
+    def _stride(self, context: int) -> int:
+        return self.stride if self.stride is not None else max(1, context // 4)
 
     def transform(self, X: Any) -> np.ndarray:
         """Return ``X`` with its NaNs filled.
@@ -215,8 +252,7 @@ class TSPulseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """Imputed values ``(n_timepoints, n_channels)`` (also at observed points)."""
         model = self.model_
         context = model.config.context_length
-        stride = self.stride if self.stride is not None else max(1, context // 4)
-        windows = sliding_windows(series, context, stride)
+        windows = sliding_windows(series, context, self._stride(context))
         recon = self._reconstruct(windows)
         centre = np.sin(np.pi * (np.arange(context) + 0.5) / context)
         weights = np.maximum(centre, _EDGE_WEIGHT)

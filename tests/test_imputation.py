@@ -156,3 +156,17 @@ def test_shipped_model_beats_mean_fill_on_a_sine():
     mse = np.mean((out[hidden] - x[hidden]) ** 2)
     mean_fill = np.mean((np.nanmean(gapped) - x[hidden]) ** 2)
     assert mse < 0.5 * mean_fill
+
+
+def test_finetuning_on_the_observed_values_changes_the_model_deterministically():
+    x = _with_gaps(_sine(200, 2))
+    frozen = TSPulseImputer(pretrained=TINY).fit(x)
+    tuned = TSPulseImputer(pretrained=TINY, finetune_epochs=2, random_state=0).fit(x)
+    out = tuned.transform(x)
+    assert np.isfinite(out).all()
+    np.testing.assert_array_equal(out[~np.isnan(x)], x[~np.isnan(x)])
+    assert not np.allclose(out, frozen.transform(x))
+    again = clone(tuned).fit(x).transform(x)
+    np.testing.assert_allclose(again, out, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="finetune_epochs"):
+        TSPulseImputer(pretrained=TINY, finetune_epochs=-1).fit(x)
