@@ -10,6 +10,7 @@ import torch
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from sslts._validation import Series, check_series
 from sslts.anomaly import (
     DeepSVDDAnomalyDetector,
     KMeansAnomalyDetector,
@@ -161,8 +162,6 @@ def test_tspulse_modes(mode):
 def test_tspulse_ensemble_is_max_of_standardised_heads():
     x = _sine(n=300, period=16, noise=0.2)
     det = _tspulse(mode="ensemble").fit(x)
-    from sslts._validation import check_series
-
     series = check_series(x, estimator=det, reset=False)
     raw = det._head_scores(series, ("time", "fft", "forecast"))
     heads = np.stack([det._standard_head(h, raw[h]) for h in raw])
@@ -208,6 +207,23 @@ def test_tspulse_finetuning_is_seeded_and_recorded():
     assert not np.allclose(a.decision_scores_, frozen.decision_scores_)
 
 
+def test_tspulse_masks_missing_values():
+    x = _sine(n=300, period=16, noise=0.1)
+    gappy = x.copy()
+    gappy[100:110] = np.nan
+    det = _tspulse().fit(gappy)
+    scores = det.decision_function(gappy)
+    assert np.isfinite(scores).all()
+    # missing points get their channel's median error: never flagged
+    assert (det.predict(gappy)[100:110] == 0).all()
+    # what lies behind a NaN is never read: masking equals any placeholder value
+    series = check_series(gappy, estimator=det, reset=False, allow_nan=True)
+    shifted = Series(np.where(series.observed, series.values, 5.0).astype(np.float32), series.observed)
+    np.testing.assert_allclose(det._raw_scores(shifted), det._raw_scores(series), atol=1e-5)
+    with pytest.raises(ValueError, match="no observed value"):
+        det.decision_function(np.full(50, np.nan))
+
+
 def test_tspulse_stride_beyond_context_still_covers_every_point():
     x = _sine(n=500, period=16)
     det = _tspulse(mode="time", stride=10_000).fit(x)
@@ -222,8 +238,11 @@ def test_input_errors(make):
         det.decision_function(np.zeros(50))
     with pytest.raises(ValueError, match="3D"):
         det.fit(np.zeros((2, 50, 1)))
-    with pytest.raises(ValueError, match="NaN"):
-        det.fit(np.array([0.0, np.nan, 1.0] * 20))
+    if make is not _tspulse:
+        with pytest.raises(ValueError, match="NaN"):
+            det.fit(np.array([0.0, np.nan, 1.0] * 20))
+    with pytest.raises(ValueError, match="infinity|inf"):
+        det.fit(np.array([0.0, np.inf, 1.0] * 20))
     det.fit(_sine(n=200, channels=2))
     with pytest.raises(ValueError, match="fitted with 2 channel"):
         det.decision_function(_sine(n=200, channels=3))

@@ -59,6 +59,10 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
     :class:`~sslts.anomaly.BaseSeriesDetector` (mean of standardised channel
     scores).
 
+    Missing values (NaN) are allowed: they are masked like padding (never
+    shown to the model nor used in its scaling) and get the channel's median
+    score.
+
     Parameters
     ----------
     pretrained : str, path or None, default="default"
@@ -82,7 +86,8 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
     lr : float, default=1e-4
         Fine-tuning learning rate.
     batch_size : int, default=256
-        Forward passes per batch.
+        Single-channel windows per forward pass (masked copies and channels
+        count; at least one multichannel window is passed at a time).
     contamination : float, default=0.1
         Expected fraction of anomalies, in (0, 0.5].
     device : str, default="auto"
@@ -154,6 +159,8 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         check_positive("lr", self.lr)
 
     # --------------------------------------------------------------- fitting
+    _allow_nan = True
+
     def _uses_labels(self) -> bool:
         return self.mode == "triangulation"
 
@@ -227,6 +234,9 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
                 scores.update(self._reconstruction_scores(model, series, device))
             if "forecast" in heads:
                 scores["forecast"] = self._forecast_scores(model, series, device)
+        if series.observed is not None:  # missing points: no error of their own
+            scores = {h: np.where(series.observed, v, np.nan) for h, v in scores.items()}
+        scores = {h: _fill(v) for h, v in scores.items()}
         if self.smoothing_length == 1:
             return {h: scores[h] for h in heads}
         return {
@@ -241,7 +251,7 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         windows = sliding_windows(series, cfg.context_length, self._stride(cfg.context_length))
         patch = torch.arange(cfg.context_length, device=device) // cfg.patch_length
         masks = torch.stack([patch % _MASK_GROUPS == g for g in range(_MASK_GROUPS)])
-        per_batch = max(1, self.batch_size // _MASK_GROUPS)
+        per_batch = max(1, self.batch_size // (_MASK_GROUPS * series.n_channels))
         time_err, fft_err = [], []
         for start in range(0, len(windows), per_batch):
             x = torch.from_numpy(windows.values[start : start + per_batch]).to(device)
@@ -278,9 +288,10 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         observed = np.concatenate([np.zeros((pad, channels), bool), observed])
         windows = sliding_windows(Series(values, observed), context + horizon, horizon)
         errors = []
-        for start in range(0, len(windows), self.batch_size):
-            x = torch.from_numpy(windows.values[start : start + self.batch_size]).to(device)
-            obs = torch.from_numpy(windows.observed[start : start + self.batch_size]).to(device)
+        per_batch = max(1, self.batch_size // channels)
+        for start in range(0, len(windows), per_batch):
+            x = torch.from_numpy(windows.values[start : start + per_batch]).to(device)
+            obs = torch.from_numpy(windows.observed[start : start + per_batch]).to(device)
             out = model(x[..., :context], obs[..., :context])
             target = (x[..., context:] - out.loc) / out.scale
             err = (target - out.forecast) ** 2 * out.scale**2
@@ -291,11 +302,11 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
             starts=windows.starts + context - pad,
             n_timepoints=n,
         )
-        return _fill(points_from_windows(np.concatenate(errors), targets))
+        return points_from_windows(np.concatenate(errors), targets)
 
 
 def _fill(scores: np.ndarray) -> np.ndarray:
-    """Points no forecast reached get the channel's median forecast score."""
+    """Points without a score (missing, or before the first forecast) get the channel median."""
     missing = np.isnan(scores)
     if not missing.any():
         return scores
