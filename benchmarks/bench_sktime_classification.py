@@ -25,10 +25,11 @@ data set there is one fold, so the script fans the data sets out over joblib's
 ``loky`` backend instead (one ``ClassificationBenchmark`` per data set and
 worker, torch and numba limited to one thread per worker) and merges the results.
 
-The default data sets are a subset fixed before any result was seen: the ten
-smallest by ``n_train * n_test * length * channels`` among those with at least 3
-test series per class... in practice the list in ``DEFAULT_DATASETS`` (UCR and
-UEA, univariate and multivariate), which runs in minutes on two shared cores.
+The default data sets are a subset fixed before any result was seen
+(``DEFAULT_DATASETS``): eight small UCR sets of different kinds (sensor, ECG,
+image outlines, simulated) and the two small multivariate UEA sets with a
+sensible test size, so that one run takes minutes on two shared cores.
+``--datasets all`` runs every set in the data folder.
 
 Run::
 
