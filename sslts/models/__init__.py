@@ -38,3 +38,6 @@ __all__ = [
 from sslts.models.latent_heads import DINOHead, PatchReconstructionHead, ProjectionHead
 
 __all__ += ["DINOHead", "PatchReconstructionHead", "ProjectionHead"]
+from sslts.models.deepsvdd import DeepSVDDNetwork
+
+__all__ += ["DeepSVDDNetwork"]

@@ -27,3 +27,6 @@ __all__ = [
     "ema_update",
     "top_code_probability",
 ]
+from sslts.training.finetune import finetune_history, finetune_tspulse
+
+__all__ += ["finetune_history", "finetune_tspulse"]
