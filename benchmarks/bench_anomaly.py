@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import csv
 import time
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -50,6 +51,7 @@ import numpy as np
 import torch
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
+from sklearn.exceptions import ConvergenceWarning
 from tqdm.auto import tqdm
 
 from sslts._validation import Series
@@ -345,20 +347,30 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/anomaly"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    # K-Means on the constant command-flag channels of SMAP/MSL finds one cluster
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
     keys = {"uni": UNIVARIATE, "multi": MULTIVARIATE}
     views = [load_view(k, p) for p in args.panels for k in keys[p][: args.limit]]
+    out = args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
     rows = []
-    with tqdm(total=len(views) * len(args.methods), desc="series x method") as bar:
+    with (
+        tqdm(total=len(views) * len(args.methods), desc="series x method") as bar,
+        out.with_suffix(".csv").open("w", newline="") as handle,
+    ):
+        writer = None
         for view in views:
             for method in args.methods:
                 bar.set_postfix_str(f"{view['series'][:30]} {method}")
                 rows.append(run_one(view, method, args.seed, args.device))
+                if writer is None:
+                    writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+                    writer.writeheader()
+                writer.writerow(rows[-1])  # row by row, so a long run leaves partial results
+                handle.flush()
                 bar.update()
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    out = args.out
-    write_csv(out.with_suffix(".csv"), rows)
     summary = summarise(rows)
     write_csv(out.with_name(out.name + "_summary.csv"), summary)
     plot(rows, out.with_suffix(".png"))
