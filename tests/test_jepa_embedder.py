@@ -1,0 +1,214 @@
+"""JEPAEmbedder: the latent-SSL family behind the scikit-learn transformer contract."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sslts._validation import check_panel
+from sslts.latent import JEPAEmbedder, next_window_pairs
+from sslts.pretrained import save_checkpoint
+
+TINY = dict(
+    context_length=16, patch_length=4, d_model=8, n_layers=1, n_heads=2, codebook_size=4,
+    max_epochs=1, batch_size=16,
+)
+
+
+def tiny(**params):
+    return JEPAEmbedder(**{**TINY, "random_state": 0, **params})
+
+
+@pytest.fixture
+def long_panel():
+    """(6, 2, 48): three whole 16-point windows per series."""
+    rng = np.random.default_rng(1)
+    t = np.arange(48)
+    freq = rng.uniform(0.1, 0.5, size=(6, 2, 1))
+    return (np.sin(freq * t) + 0.1 * rng.normal(size=(6, 2, 48))).astype(np.float32)
+
+
+@pytest.mark.parametrize("objective", ["lejepa", "dino", "masked", "mts-jepa"])
+def test_every_objective_trains_and_embeds(objective, long_panel):
+    emb = tiny(objective=objective).fit(long_panel)
+    Z = emb.transform(long_panel)
+    assert Z.shape == (6, 2 * 8) and Z.dtype == np.float32 and np.isfinite(Z).all()
+    assert len(emb.history_) == 1 and np.isfinite(emb.history_[0]["train_loss"])
+    names = emb.get_feature_names_out()
+    assert len(names) == 16 and names[0] == "jepaembedder0"
+    mean = emb.set_params(channel_pooling="mean").transform(long_panel)
+    np.testing.assert_allclose(mean, (Z[:, :8] + Z[:, 8:]) / 2, atol=1e-6)
+    if objective == "dino":  # DINO embeds with the teacher, as in its evaluation
+        assert emb.encoder_ is emb.model_.teacher.encoder
+
+
+def test_mts_jepa_code_features(long_panel):
+    emb = tiny(objective="mts-jepa", features="codes").fit(long_panel)
+    Z = emb.transform(long_panel)
+    # n_patches (4) x codebook_size (4), max-pooled over channels: width independent of C
+    assert Z.shape == (6, 16) and (Z >= 0).all() and (Z <= 1).all()
+    per_patch = Z.reshape(6, 4, 4)
+    assert (per_patch.sum(-1) >= 1 - 1e-5).all()  # max over channels of distributions
+    with torch.inference_mode():
+        x = torch.from_numpy(long_panel[:, :, :16])
+        expected = emb.model_.code_probabilities(x).amax(1).flatten(1).numpy()
+    # series longer than the context: mean over the length policy's windows
+    single = emb.transform(long_panel[:, :, :16])
+    np.testing.assert_allclose(single, expected, atol=1e-6)
+    assert "code_top_probability" in emb.history_[0]
+
+
+def test_next_window_pairs(long_panel):
+    panel = check_panel(long_panel, estimator=JEPAEmbedder(), reset=True)
+    pairs = next_window_pairs(panel, 16)
+    assert pairs["x"].shape == pairs["x_next"].shape == (12, 2, 16)
+    np.testing.assert_array_equal(pairs["x"][0], long_panel[0, :, :16])
+    np.testing.assert_array_equal(pairs["x_next"][0], long_panel[0, :, 16:32])
+    np.testing.assert_array_equal(pairs["x"][1], pairs["x_next"][0])
+    assert pairs["observed"].all()
+    with pytest.raises(ValueError, match="at least 2 \\* context_length = 64"):
+        next_window_pairs(panel, 32)
+
+
+def test_mts_jepa_needs_series_of_two_windows(long_panel):
+    with pytest.raises(ValueError, match="2 \\* context_length"):
+        tiny(objective="mts-jepa").fit(long_panel[:, :, :20])
+
+
+def test_fit_is_seeded_and_leaves_global_rng_alone(long_panel):
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    a = tiny(objective="lejepa", max_epochs=2).fit(long_panel).transform(long_panel)
+    assert torch.equal(torch.get_rng_state(), before)
+    b = tiny(objective="lejepa", max_epochs=2).fit(long_panel).transform(long_panel)
+    c = tiny(objective="lejepa", max_epochs=2, random_state=1).fit(long_panel).transform(long_panel)
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    assert not np.allclose(a, c)
+
+
+def test_training_changes_the_encoder_and_zero_epochs_keep_it(long_panel):
+    frozen = tiny(max_epochs=0).fit(long_panel)
+    assert frozen.history_ == []
+    trained = tiny(max_epochs=2, lr=1e-2).fit(long_panel)
+    assert not np.allclose(frozen.transform(long_panel), trained.transform(long_panel))
+
+
+def test_pretrained_checkpoint_initialises_any_objective(long_panel, tmp_path):
+    source = tiny(objective="mts-jepa").fit(long_panel)
+    path = save_checkpoint(source.model_, tmp_path / "jepa", family="jepa")
+    emb = JEPAEmbedder(objective="lejepa", pretrained=path, max_epochs=0).fit(long_panel)
+    np.testing.assert_allclose(emb.transform(long_panel), source.transform(long_panel), atol=1e-6)
+    # the checkpoint's architecture wins over the estimator's parameters
+    assert emb.encoder_.config.d_model == 8
+    with pytest.raises(ValueError, match="holds a TSPulse"):
+        JEPAEmbedder(pretrained="tspulse-tiny-random").fit(long_panel)
+
+
+def test_missing_values_short_and_ragged_series(long_panel):
+    X = long_panel[:, 0, :].copy()
+    X[:, 3:9] = np.nan
+    emb = tiny().fit(X)
+    assert np.isfinite(emb.transform(X)).all()
+    ragged = [long_panel[0, 0, :10], long_panel[1, 0, :], long_panel[2, 0, :30]]
+    Z = emb.transform(ragged)
+    assert Z.shape == (3, 8) and np.isfinite(Z).all()
+    np.testing.assert_allclose(Z[0], emb.transform(long_panel[:1, 0, :10])[0], atol=1e-6)
+
+
+def test_unfitted_and_channel_mismatch(long_panel):
+    emb = tiny(max_epochs=0)
+    with pytest.raises(NotFittedError):
+        emb.transform(long_panel)
+    emb.fit(long_panel)
+    with pytest.raises(ValueError, match="X has 1 channel.*fitted with 2"):
+        emb.transform(long_panel[:, 0, :])
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"objective": "simclr"}, "objective must be one of"),
+        ({"features": "tokens"}, "features must be one of"),
+        ({"features": "codes", "objective": "lejepa"}, "features='codes' needs"),
+        ({"channel_pooling": "max"}, "channel_pooling must be one of"),
+        ({"max_epochs": -1}, "max_epochs must be an integer"),
+        ({"batch_size": 0}, "batch_size must be an integer"),
+        ({"lr": 0.0}, "lr must be a positive"),
+        ({"context_length": 18}, "multiple of patch_length"),
+        ({"objective": "masked", "context_length": 4}, "at least 2 patches"),
+        ({"device": "tpu"}, "invalid device"),
+    ],
+)
+def test_bad_parameters(long_panel, params, match):
+    with pytest.raises(ValueError, match=match):
+        tiny(**params).fit(long_panel)
+
+
+def test_clone_and_pickle_round_trip(long_panel):
+    emb = tiny(objective="dino", max_epochs=0).fit(long_panel)
+    expected = emb.transform(long_panel)
+    restored = pickle.loads(pickle.dumps(emb))
+    np.testing.assert_array_equal(restored.transform(long_panel), expected)
+    cloned = clone(emb)
+    assert cloned.get_params() == emb.get_params() and not hasattr(cloned, "model_")
+
+
+class _EpochRecorder:
+    """A minimal scikit-learn fit callback that records epoch subtasks and can stop."""
+
+    def __init__(self, stop_after=None):
+        self.stop_after = stop_after
+        self.epochs = []
+
+    def setup(self, estimator, context):
+        pass
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context, **kwargs):
+        pass
+
+    def on_fit_task_end(self, estimator, context, *, metadata=None, fitted_estimator=None, **kwargs):
+        if context.task_name != "epoch":
+            return False
+        self.epochs.append((metadata, fitted_estimator))
+        return self.stop_after is not None and len(self.epochs) >= self.stop_after
+
+
+def test_sklearn_callbacks_see_epochs_and_can_stop(long_panel):
+    recorder = _EpochRecorder(stop_after=2)
+    emb = tiny(objective="masked", max_epochs=5).set_callbacks(recorder).fit(long_panel)
+    assert len(recorder.epochs) == 2 and len(emb.history_) == 2
+    metadata, snapshot = recorder.epochs[-1]
+    assert metadata["train_loss"] == pytest.approx(emb.history_[-1]["train_loss"])
+    assert snapshot.transform(long_panel).shape == (6, 16)
+
+
+# Same design decision as TSPulseEmbedder (see tests/test_sklearn_compat.py): a
+# 2D array is a univariate panel (n_instances, n_timepoints), so
+# n_features_in_ counts channels and other lengths are accepted by the length
+# policy instead of being rejected as a feature-count mismatch.
+PANEL_NOT_TABLE = (
+    "2D input is a univariate panel: n_features_in_ counts channels and other "
+    "series lengths are accepted by the length policy"
+)
+EXPECTED_FAILED_CHECKS = {
+    "check_n_features_in": PANEL_NOT_TABLE,
+    "check_n_features_in_after_fitting": PANEL_NOT_TABLE,
+    "check_transformer_general": PANEL_NOT_TABLE,
+}
+
+
+# The checks exercise the estimator contract, which is the same for every
+# objective; the cheapest objective keeps them fast.
+@parametrize_with_checks(
+    [tiny(objective="masked")],
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
