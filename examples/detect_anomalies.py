@@ -26,7 +26,11 @@ def make_series(n: int = 6000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A periodic series with a spike, a level shift and a frequency change planted."""
     rng = np.random.default_rng(seed)
     t = np.arange(n)
-    x = np.sin(2 * np.pi * t / 48) + 0.4 * np.sin(2 * np.pi * t / 11) + 0.1 * rng.normal(size=n)
+    x = (
+        np.sin(2 * np.pi * t / 48)
+        + 0.4 * np.sin(2 * np.pi * t / 11)
+        + 0.1 * rng.normal(size=n)
+    )
     labels = np.zeros(n, dtype=int)
     spike = int(0.5 * n)
     x[spike : spike + 3] += 4.0

@@ -63,7 +63,9 @@ def test_output_shapes(make, fit_shape, score_shape):
     n = fit_shape[0]
     channels = 1 if len(fit_shape) == 1 else fit_shape[1]
     assert det.n_features_in_ == channels
-    assert det.decision_scores_.shape == (n,) and det.decision_scores_.dtype == np.float64
+    assert (
+        det.decision_scores_.shape == (n,) and det.decision_scores_.dtype == np.float64
+    )
     assert det.labels_.shape == (n,)
     assert det.channel_scores_.shape == (n, channels)
     X = rng.normal(size=score_shape)
@@ -84,12 +86,16 @@ def test_single_point_series():
 def test_threshold_labels_and_predict(make, contamination):
     x = _sine(noise=0.3)
     det = make(contamination=contamination).fit(x)
-    assert det.threshold_ == pytest.approx(np.quantile(det.decision_scores_, 1 - contamination))
+    assert det.threshold_ == pytest.approx(
+        np.quantile(det.decision_scores_, 1 - contamination)
+    )
     predicted = det.predict(x)
     assert set(np.unique(predicted)) <= {0, 1}
     np.testing.assert_array_equal(predicted, det.labels_)
     assert abs(predicted.mean() - contamination) < 0.02
-    np.testing.assert_allclose(det.decision_function(x), det.decision_scores_, atol=1e-9)
+    np.testing.assert_allclose(
+        det.decision_function(x), det.decision_scores_, atol=1e-9
+    )
 
 
 @pytest.mark.parametrize("method", ["linear", "unify"])
@@ -149,7 +155,9 @@ def test_tspulse_default_model_scores_a_planted_spike_highest():
 
 
 # -------------------------------------------------------------- TSPulse heads
-@pytest.mark.parametrize("mode", ["time", "fft", "forecast", "ensemble", "triangulation"])
+@pytest.mark.parametrize(
+    "mode", ["time", "fft", "forecast", "ensemble", "triangulation"]
+)
 def test_tspulse_modes(mode):
     x = _sine(n=300, period=16)
     det = _tspulse(mode=mode).fit(x)
@@ -202,7 +210,9 @@ def test_tspulse_finetuning_is_seeded_and_recorded():
     b = _tspulse(finetune_epochs=2, batch_size=8, lr=1e-3).fit(x)
     assert len(a.finetune_history_) == 2
     assert np.isfinite(a.finetune_history_[-1]["train_loss"])
-    np.testing.assert_allclose(a.decision_scores_, b.decision_scores_, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        a.decision_scores_, b.decision_scores_, rtol=1e-5, atol=1e-6
+    )
     frozen = _tspulse().fit(x)
     assert not np.allclose(a.decision_scores_, frozen.decision_scores_)
 
@@ -218,8 +228,13 @@ def test_tspulse_masks_missing_values():
     assert (det.predict(gappy)[100:110] == 0).all()
     # what lies behind a NaN is never read: masking equals any placeholder value
     series = check_series(gappy, estimator=det, reset=False, allow_nan=True)
-    shifted = Series(np.where(series.observed, series.values, 5.0).astype(np.float32), series.observed)
-    np.testing.assert_allclose(det._raw_scores(shifted), det._raw_scores(series), atol=1e-5)
+    shifted = Series(
+        np.where(series.observed, series.values, 5.0).astype(np.float32),
+        series.observed,
+    )
+    np.testing.assert_allclose(
+        det._raw_scores(shifted), det._raw_scores(series), atol=1e-5
+    )
     with pytest.raises(ValueError, match="no observed value"):
         det.decision_function(np.full(50, np.nan))
 
@@ -280,9 +295,13 @@ def test_pickle_round_trip_and_determinism(make):
     det = make().fit(x)
     restored = pickle.loads(pickle.dumps(det))
     test = _sine(n=200, noise=0.2, seed=1)
-    np.testing.assert_array_equal(restored.decision_function(test), det.decision_function(test))
+    np.testing.assert_array_equal(
+        restored.decision_function(test), det.decision_function(test)
+    )
     again = make().fit(x)
-    np.testing.assert_allclose(again.decision_scores_, det.decision_scores_, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        again.decision_scores_, det.decision_scores_, rtol=1e-6, atol=1e-9
+    )
 
 
 def test_fitting_leaves_global_torch_rng_alone():
@@ -307,7 +326,9 @@ def test_estimate_period():
 def test_deepsvdd_network_has_no_bias_and_a_safe_center():
     net = DeepSVDDNetwork(12, (6, 4))
     assert not any("bias" in name for name, _ in net.named_parameters())
-    net.init_center(torch.zeros(10, 12))  # all representations 0 -> center pushed to eps
+    net.init_center(
+        torch.zeros(10, 12)
+    )  # all representations 0 -> center pushed to eps
     torch.testing.assert_close(net.center, torch.full((4,), 0.1))
     assert net.distance(torch.zeros(3, 12)).shape == (3,)
 
@@ -336,8 +357,12 @@ def test_plot_anomaly_scores():
 # -------------------------------------------------------- sklearn checks
 # Genuine exceptions, all from one design decision: a detector takes ONE time
 # series whose rows are consecutive time points, not i.i.d. samples.
-SERIES_NOT_SAMPLES = "rows are consecutive time points: a point's score depends on its neighbours"
-ONE_D_IS_A_SERIES = "1D input is a univariate series (n_timepoints,), accepted by design"
+SERIES_NOT_SAMPLES = (
+    "rows are consecutive time points: a point's score depends on its neighbours"
+)
+ONE_D_IS_A_SERIES = (
+    "1D input is a univariate series (n_timepoints,), accepted by design"
+)
 EXPECTED_FAILED_CHECKS = {
     "check_methods_subset_invariance": SERIES_NOT_SAMPLES,
     "check_methods_sample_order_invariance": SERIES_NOT_SAMPLES,
@@ -348,7 +373,7 @@ EXPECTED_FAILED_CHECKS = {
     # A channel mismatch raises ValueError with the shared sslts wording
     # ("X has 1 channel(s), but ... was fitted with 3 channel(s)"), which is not
     # the message pattern this check matches.
-    "check_n_features_in_after_fitting": "channel mismatch message uses channel wording",
+    "check_n_features_in_after_fitting": "channel mismatch says channels, not features",
 }
 
 
@@ -364,3 +389,28 @@ EXPECTED_FAILED_CHECKS = {
 )
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+def test_shared_finetune_routine(tiny_model):
+    from sslts.training import finetune_history, finetune_tspulse
+
+    cfg = tiny_model.config
+    rng = np.random.default_rng(0)
+    windows = rng.normal(size=(6, 2, cfg.context_length + cfg.forecast_length))
+    before = [p.detach().clone() for p in tiny_model.parameters()]
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = finetune_tspulse(
+            tiny_model,
+            windows.astype(np.float32),
+            None,
+            epochs=2,
+            lr=1e-2,
+            batch_size=4,
+            device="cpu",
+        )
+    assert net.module_ is tiny_model
+    history = finetune_history(net)
+    assert len(history) == 2 and {"train_loss", "loss_time"} <= set(history[0])
+    changed = [not torch.equal(a, b) for a, b in zip(before, tiny_model.parameters())]
+    assert any(changed)

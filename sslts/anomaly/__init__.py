@@ -1,4 +1,4 @@
-"""Anomaly detectors for one series: points in, one score per point out (pyod conventions).
+"""Anomaly detectors for one series: one score per time point (pyod conventions).
 
 All detectors share :class:`BaseSeriesDetector`: ``fit(X)`` on a series of
 shape ``(n_timepoints,)`` or ``(n_timepoints, n_channels)``,

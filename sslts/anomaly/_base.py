@@ -35,7 +35,11 @@ _PROBA_METHODS = ("linear", "unify")
 
 
 def _check_contamination(value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value <= 0.5:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not 0 < value <= 0.5
+    ):
         raise ValueError(f"contamination must be a number in (0, 0.5], got {value!r}")
 
 
@@ -110,7 +114,9 @@ class BaseSeriesDetector(BaseEstimator):
         self.channel_scale_ = robust_scale(raw)
         self.channel_scores_ = self._standardise(raw)
         self.decision_scores_ = self.channel_scores_.mean(axis=1)
-        self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))
+        self.threshold_ = float(
+            np.quantile(self.decision_scores_, 1.0 - self.contamination)
+        )
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         return self
 
@@ -123,10 +129,13 @@ class BaseSeriesDetector(BaseEstimator):
         labels = column_or_1d(y, warn=True)
         if labels.shape[0] != n_timepoints:
             raise ValueError(
-                f"y must hold one label per time point ({n_timepoints}); got {labels.shape[0]}"
+                f"y must hold one label per time point ({n_timepoints}); "
+                f"got {labels.shape[0]}"
             )
         if not np.isin(labels, (0, 1)).all():
-            raise ValueError("y must hold 0 (normal) or 1 (anomaly) for each time point")
+            raise ValueError(
+                "y must hold 0 (normal) or 1 (anomaly) for each time point"
+            )
         return labels.astype(int)
 
     def _standardise(self, raw: np.ndarray) -> np.ndarray:
@@ -201,7 +210,9 @@ class BaseSeriesDetector(BaseEstimator):
             anomalous = np.clip((scores - low) / span, 0.0, 1.0)
         else:
             std = train.std() if train.std() > 0 else 1.0
-            anomalous = np.clip(erf((scores - train.mean()) / (std * np.sqrt(2))), 0.0, 1.0)
+            anomalous = np.clip(
+                erf((scores - train.mean()) / (std * np.sqrt(2))), 0.0, 1.0
+            )
         return np.column_stack([1.0 - anomalous, anomalous])
 
 
@@ -238,7 +249,11 @@ def estimate_period(values: np.ndarray) -> int:
     spectrum = np.fft.rfft(x, n=2 * n, axis=0)
     acf = np.fft.irfft(np.abs(spectrum) ** 2, axis=0)[:n]
     power = acf[0]
-    acf = (acf[:, power > 0] / power[power > 0]).mean(axis=1) if (power > 0).any() else acf[:, 0]
+    acf = (
+        (acf[:, power > 0] / power[power > 0]).mean(axis=1)
+        if (power > 0).any()
+        else acf[:, 0]
+    )
     below = np.flatnonzero(acf[: n // 2] < 0)
     if below.size == 0:
         return _FALLBACK_PERIOD

@@ -22,7 +22,7 @@ __all__ = ["DeepSVDDAnomalyDetector", "KMeansAnomalyDetector"]
 
 
 class _WindowDetector(BaseSeriesDetector):
-    """Channels z-scored with fit statistics, cut into sliding windows, one score per window.
+    """Channels z-scored with fit statistics, cut into windows, one score per window.
 
     Subclasses implement ``_fit_windows(windows)`` and
     ``_window_scores(windows) -> (n_windows, n_channels)``; a point's raw score
@@ -36,7 +36,9 @@ class _WindowDetector(BaseSeriesDetector):
 
     def _windows(self, series: Series) -> SlidingWindows:
         z = (series.values - self.mean_) / self.std_
-        return sliding_windows(Series(z.astype(np.float32), None), self.window_, self.stride)
+        return sliding_windows(
+            Series(z.astype(np.float32), None), self.window_, self.stride
+        )
 
     def _fit_scorer(self, series: Series, y: np.ndarray | None) -> np.ndarray:
         self.window_ = resolve_window(self.window, series.values)
@@ -137,12 +139,15 @@ class KMeansAnomalyDetector(_WindowDetector):
 
     def _window_scores(self, windows: SlidingWindows) -> np.ndarray:
         return np.column_stack(
-            [km.transform(windows.values[:, c]).min(axis=1) for c, km in enumerate(self.kmeans_)]
+            [
+                km.transform(windows.values[:, c]).min(axis=1)
+                for c, km in enumerate(self.kmeans_)
+            ]
         )
 
 
 class _DeepSVDDNet(NeuralNet):
-    """skorch net whose loss is the one-class objective: mean squared distance to the center."""
+    """skorch net whose loss is the one-class objective (mean squared distance to c)."""
 
     def get_loss(self, y_pred, y_true=None, X=None, training=False):
         return ((y_pred - self.module_.center) ** 2).sum(-1).mean()
@@ -231,7 +236,10 @@ class DeepSVDDAnomalyDetector(_WindowDetector):
         check_positive("lr", self.lr)
         sizes = tuple(self.hidden_sizes) if np.ndim(self.hidden_sizes) == 1 else ()
         if not sizes:
-            raise ValueError(f"hidden_sizes must be a non-empty tuple of ints, got {self.hidden_sizes!r}")
+            raise ValueError(
+                "hidden_sizes must be a non-empty tuple of ints, "
+                f"got {self.hidden_sizes!r}"
+            )
         for size in sizes:
             check_int("hidden_sizes[i]", size, 1)
 

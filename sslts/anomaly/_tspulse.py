@@ -22,7 +22,9 @@ __all__ = ["TSPulseAnomalyDetector"]
 
 HEADS = ("time", "fft", "forecast")
 MODES = (*HEADS, "ensemble", "triangulation")
-_MASK_GROUPS = 4  # passes per window; each hides every 4th patch (25%, as in pretraining)
+_MASK_GROUPS = (
+    4  # passes per window; each hides every 4th patch (25%, as in pretraining)
+)
 
 
 class TSPulseAnomalyDetector(BaseSeriesDetector):
@@ -192,10 +194,14 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
                 self.selected_mode_ = max(self.head_ap_, key=self.head_ap_.get)
         return streams[self.selected_mode_]
 
-    def _finetune(self, model: TSPulse, series: Series, device: torch.device) -> TSPulse:
+    def _finetune(
+        self, model: TSPulse, series: Series, device: torch.device
+    ) -> TSPulse:
         cfg = model.config
         windows = sliding_windows(
-            series, cfg.context_length + cfg.forecast_length, self._stride(cfg.context_length)
+            series,
+            cfg.context_length + cfg.forecast_length,
+            self._stride(cfg.context_length),
         )
         net = finetune_tspulse(
             model,
@@ -211,7 +217,9 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         return net.module_
 
     def _stride(self, context: int) -> int:
-        return max(1, context // 4) if self.stride is None else min(self.stride, context)
+        return (
+            max(1, context // 4) if self.stride is None else min(self.stride, context)
+        )
 
     # --------------------------------------------------------------- scoring
     def _standard_head(self, head: str, raw: np.ndarray) -> np.ndarray:
@@ -224,8 +232,10 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         raw = self._head_scores(series, HEADS)
         return np.maximum.reduce([self._standard_head(h, raw[h]) for h in HEADS])
 
-    def _head_scores(self, series: Series, heads: tuple[str, ...]) -> dict[str, np.ndarray]:
-        """Raw (squared-error) scores ``(n_timepoints, n_channels)`` of the requested heads."""
+    def _head_scores(
+        self, series: Series, heads: tuple[str, ...]
+    ) -> dict[str, np.ndarray]:
+        """Raw (squared-error) scores ``(n_timepoints, n_channels)`` of ``heads``."""
         device = resolve_device(self.device)
         model = self.model_.to(device)
         scores: dict[str, np.ndarray] = {}
@@ -235,12 +245,16 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
             if "forecast" in heads:
                 scores["forecast"] = self._forecast_scores(model, series, device)
         if series.observed is not None:  # missing points: no error of their own
-            scores = {h: np.where(series.observed, v, np.nan) for h, v in scores.items()}
+            scores = {
+                h: np.where(series.observed, v, np.nan) for h, v in scores.items()
+            }
         scores = {h: _fill(v) for h, v in scores.items()}
         if self.smoothing_length == 1:
             return {h: scores[h] for h in heads}
         return {
-            h: uniform_filter1d(scores[h], self.smoothing_length, axis=0, mode="nearest")
+            h: uniform_filter1d(
+                scores[h], self.smoothing_length, axis=0, mode="nearest"
+            )
             for h in heads
         }
 
@@ -248,14 +262,18 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         self, model: TSPulse, series: Series, device: torch.device
     ) -> dict[str, np.ndarray]:
         cfg = model.config
-        windows = sliding_windows(series, cfg.context_length, self._stride(cfg.context_length))
+        windows = sliding_windows(
+            series, cfg.context_length, self._stride(cfg.context_length)
+        )
         patch = torch.arange(cfg.context_length, device=device) // cfg.patch_length
         masks = torch.stack([patch % _MASK_GROUPS == g for g in range(_MASK_GROUPS)])
         per_batch = max(1, self.batch_size // (_MASK_GROUPS * series.n_channels))
         time_err, fft_err = [], []
         for start in range(0, len(windows), per_batch):
             x = torch.from_numpy(windows.values[start : start + per_batch]).to(device)
-            observed = torch.from_numpy(windows.observed[start : start + per_batch]).to(device)
+            observed = torch.from_numpy(windows.observed[start : start + per_batch]).to(
+                device
+            )
             n = x.shape[0]
             # every window once per mask group: (groups * n, C, T)
             xs = x.repeat(_MASK_GROUPS, 1, 1)
@@ -267,7 +285,9 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
             unit = out.scale**2
             for recon, sink in ((out.time, time_err), (out.fft_time, fft_err)):
                 err = torch.where(hidden, (target - recon) ** 2 * unit, 0.0)
-                sink.append(err.unflatten(0, (_MASK_GROUPS, n)).sum(0).double().cpu().numpy())
+                sink.append(
+                    err.unflatten(0, (_MASK_GROUPS, n)).sum(0).double().cpu().numpy()
+                )
         return {
             "time": points_from_windows(np.concatenate(time_err), windows),
             "fft": points_from_windows(np.concatenate(fft_err), windows),
@@ -284,18 +304,26 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
             return np.zeros((n, channels))
         pad = context - history
         values = np.concatenate([np.zeros((pad, channels), np.float32), series.values])
-        observed = np.ones(series.values.shape, bool) if series.observed is None else series.observed
+        observed = (
+            np.ones(series.values.shape, bool)
+            if series.observed is None
+            else series.observed
+        )
         observed = np.concatenate([np.zeros((pad, channels), bool), observed])
         windows = sliding_windows(Series(values, observed), context + horizon, horizon)
         errors = []
         per_batch = max(1, self.batch_size // channels)
         for start in range(0, len(windows), per_batch):
             x = torch.from_numpy(windows.values[start : start + per_batch]).to(device)
-            obs = torch.from_numpy(windows.observed[start : start + per_batch]).to(device)
+            obs = torch.from_numpy(windows.observed[start : start + per_batch]).to(
+                device
+            )
             out = model(x[..., :context], obs[..., :context])
             target = (x[..., context:] - out.loc) / out.scale
             err = (target - out.forecast) ** 2 * out.scale**2
-            errors.append(torch.where(obs[..., context:], err, 0.0).double().cpu().numpy())
+            errors.append(
+                torch.where(obs[..., context:], err, 0.0).double().cpu().numpy()
+            )
         targets = SlidingWindows(
             values=windows.values[..., context:],
             observed=windows.observed[..., context:],
@@ -306,9 +334,11 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
 
 
 def _fill(scores: np.ndarray) -> np.ndarray:
-    """Points without a score (missing, or before the first forecast) get the channel median."""
+    """Points without a score (missing, before the first forecast) get the median."""
     missing = np.isnan(scores)
     if not missing.any():
         return scores
-    fill = [np.median(col[~m]) if (~m).any() else 0.0 for col, m in zip(scores.T, missing.T)]
+    fill = [
+        np.median(col[~m]) if (~m).any() else 0.0 for col, m in zip(scores.T, missing.T)
+    ]
     return np.where(missing, np.asarray(fill), scores)

@@ -52,7 +52,7 @@ class DeepSVDDNetwork(nn.Module):
         self.register_buffer("center", torch.zeros(width))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Representations ``(batch, hidden_sizes[-1])`` of windows ``(batch, input_size)``."""
+        """Representations ``(batch, hidden_sizes[-1])`` of ``(batch, input_size)``."""
         return self.encoder(x)
 
     def distance(self, x: torch.Tensor) -> torch.Tensor:

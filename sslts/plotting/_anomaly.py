@@ -67,7 +67,9 @@ def plot_anomaly_scores(
     score = np.asarray(scores, dtype=float).ravel()
     n = values.shape[0]
     if values.ndim not in (1, 2):
-        raise ValueError(f"series must be 1D or 2D (time first), got shape {values.shape}")
+        raise ValueError(
+            f"series must be 1D or 2D (time first), got shape {values.shape}"
+        )
     if score.shape[0] != n:
         raise ValueError(f"scores has {score.shape[0]} points, series has {n}")
     spans = []
