@@ -125,6 +125,8 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
     ((300,), (300, 2))
     """
 
+    _allow_nan = True  # missing points are masked, like padding
+
     def __init__(
         self,
         pretrained: Any = "default",
@@ -161,8 +163,6 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         check_positive("lr", self.lr)
 
     # --------------------------------------------------------------- fitting
-    _allow_nan = True
-
     def _uses_labels(self) -> bool:
         return self.mode == "triangulation"
 
