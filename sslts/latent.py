@@ -253,7 +253,6 @@ class JEPAEmbedder(
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
         tags.input_tags.allow_nan = True
-        tags.non_deterministic = False
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
@@ -361,9 +360,8 @@ class JEPAEmbedder(
     def _criterion(self, module: nn.Module) -> tuple[type, dict[str, Any]]:
         if self.objective == "mts-jepa":
             return MTSJEPAObjective, {"config": module.config}
-        return {"lejepa": LeJEPAObjective, "dino": DINOObjective, "masked": MaskedObjective}[
-            self.objective
-        ], {}
+        objectives = {"lejepa": LeJEPAObjective, "dino": DINOObjective, "masked": MaskedObjective}
+        return objectives[self.objective], {}
 
     def _training_callbacks(self, module: nn.Module) -> list[tuple[str, Callback]]:
         """Gradient clipping, EMA targets, annealing and collapse monitoring per objective."""
