@@ -92,7 +92,9 @@ def _estimators(methods: list[str], pretrained: str, seed: int) -> dict:
             [TSPulseTransformer(pretrained=pretrained, random_state=seed)],
         ),
         "minirocket": lambda: RocketClassifier(rocket_transform="minirocket", random_state=seed),
-        "knn_euclidean": lambda: KNeighborsTimeSeriesClassifier(n_neighbors=1, distance="euclidean"),
+        "knn_euclidean": lambda: KNeighborsTimeSeriesClassifier(
+            n_neighbors=1, distance="euclidean"
+        ),
         "knn_dtw": lambda: KNeighborsTimeSeriesClassifier(n_neighbors=1, distance="dtw"),
         "tspulse_classifier": lambda: _tspulse_classifier(pretrained, seed),
     }
@@ -144,7 +146,8 @@ def _table(results: pd.DataFrame) -> pd.DataFrame:
     """One row per data set, one accuracy column per method (+ fit seconds)."""
     acc = results.pivot(index="dataset", columns="model_id", values="accuracy_score_fold_0_test")
     fit = results.pivot(index="dataset", columns="model_id", values="fit_time_fold_0_test")
-    meta = results.groupby("dataset")[["archive", "channels", "length", "n_train", "n_test"]].first()
+    described = ["archive", "channels", "length", "n_train", "n_test"]
+    meta = results.groupby("dataset")[described].first()
     table = meta.join(acc).join(fit.add_suffix("_fit_s").round(2))
     return table.reset_index()
 
@@ -157,7 +160,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     )
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--pretrained", default="default", help="checkpoint of the sslts models")
-    parser.add_argument("--n-jobs", type=int, default=2, help="loky workers (data sets in parallel)")
+    parser.add_argument(
+        "--n-jobs", type=int, default=2, help="loky workers (data sets in parallel)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=RESULTS / "sktime_classification.csv")
     args = parser.parse_args(argv)
@@ -180,7 +185,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(table[["dataset", "archive", "channels", "length", "n_train", *methods]].round(3))
         print("\nmean accuracy:", table[methods].mean().round(3).to_dict())
-        print("mean rank (1 = best):", table[methods].rank(axis=1, ascending=False).mean().round(2).to_dict())
+        ranks = table[methods].rank(axis=1, ascending=False).mean()
+        print("mean rank (1 = best):", ranks.round(2).to_dict())
     print(f"\n{len(keys)} data sets in {time.perf_counter() - start:.0f} s -> {args.output}")
     return table
 

@@ -67,7 +67,8 @@ def test_transformer_features_equal_the_embedder(panel):
     np.testing.assert_allclose(got.to_numpy(), expected, rtol=1e-5, atol=1e-6)
     # the same panel in sktime's multi-index format gives the same features
     multiindex = convert_to(panel, to_type="pd-multiindex")
-    np.testing.assert_allclose(adapter.transform(multiindex).to_numpy(), expected, rtol=1e-5, atol=1e-6)
+    from_multiindex = adapter.transform(multiindex).to_numpy()
+    np.testing.assert_allclose(from_multiindex, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_transformer_unequal_length_and_missing_values(panel):
@@ -125,7 +126,8 @@ def test_detector_outputs_follow_sktime_conventions(spiky):
     assert 0 < len(flagged) <= 0.05 * len(spiky)
     labels = adapter.transform(spiky)
     np.testing.assert_array_equal(np.flatnonzero(labels["labels"].to_numpy()), flagged)
-    np.testing.assert_allclose(adapter.predict_scores(spiky).to_numpy().ravel(), scores[flagged], rtol=1e-5)
+    event_scores = adapter.predict_scores(spiky).to_numpy().ravel()
+    np.testing.assert_allclose(event_scores, scores[flagged], rtol=1e-5)
 
 
 def test_detector_passes_known_anomalies_as_point_labels(spiky):
