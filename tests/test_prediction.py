@@ -263,6 +263,24 @@ def test_predictor_with_tspulse_embedder(precursor_split):
     assert model.predict_proba(X_test).shape == (len(X_test), 2)
 
 
+def test_predictor_with_pretrained_mts_jepa_codes(precursor_split):
+    latent = pytest.importorskip("sslts.latent")
+    X_fit, y_fit, X_test, _ = precursor_split
+    encoder = latent.JEPAEmbedder(
+        objective="mts-jepa", features="codes", d_model=8, n_layers=1, n_heads=2,
+        codebook_size=8, max_epochs=1, device="cpu", random_state=0,
+    )
+    normal, _ = make_precursor_series(2_000, random_state=5)
+    encoder.fit(normal.T[None])  # pretrained on another stretch of the system, then frozen
+    model = AnomalyPredictor(encoder=encoder, classifier="logistic", random_state=0)
+    model.fit(X_fit[-120:], y_fit[-120:])
+    assert model.encoder_.n_features_in_ == 2
+    assert model.predict_proba(X_test).shape == (len(X_test), 2)
+    np.testing.assert_array_equal(  # frozen: the given encoder's features, unchanged
+        model.encoder_.transform(X_test), encoder.transform(X_test)
+    )
+
+
 @pytest.mark.parametrize(
     "params, y_change, match",
     [
