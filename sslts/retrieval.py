@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.neighbors import NearestNeighbors
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from sslts._params import check_choice, check_int
@@ -42,16 +43,25 @@ class TSPulseRetriever(BaseEstimator):
     n_neighbors : int, default=5
         Neighbours returned by :meth:`kneighbors` when not given there.
     metric : {"cosine", "euclidean"}, default="cosine"
-        Distance between embeddings. Cosine distance ignores the embedding
-        norm, which for TSPulse registers mostly reflects the series' scale
-        handling rather than its shape.
+        Distance between (standardised) embeddings.
+    standardize : bool, default=True
+        Standardise every embedding dimension with the mean and standard
+        deviation of the indexed series before searching (a
+        :class:`~sklearn.preprocessing.StandardScaler` fitted on the index),
+        so that a few large dimensions do not dominate the distance. On
+        leave-one-out searches of the 30 UCR *training* splits it raises the
+        1-NN agreement of the shipped checkpoint's semantic embeddings from
+        0.719 to 0.757 (cosine).
 
     Attributes
     ----------
     embedder_ : TSPulseEmbedder
         The fitted embedder.
     embeddings_ : ndarray of shape (n_indexed, n_embedding), float32
-        Embeddings of the indexed series (row ``i`` is series ``i`` of ``X``).
+        Embeddings of the indexed series (row ``i`` is series ``i`` of ``X``),
+        standardised when ``standardize``.
+    scaler_ : StandardScaler or None
+        The standardisation of the embeddings (None when not ``standardize``).
     nn_ : NearestNeighbors
         The index over ``embeddings_`` (brute force).
     n_features_in_ : int
@@ -78,10 +88,12 @@ class TSPulseRetriever(BaseEstimator):
         embedder: Any = None,
         n_neighbors: int = 5,
         metric: str = "cosine",
+        standardize: bool = True,
     ) -> None:
         self.embedder = embedder
         self.n_neighbors = n_neighbors
         self.metric = metric
+        self.standardize = standardize
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -105,9 +117,13 @@ class TSPulseRetriever(BaseEstimator):
         """
         check_int("n_neighbors", self.n_neighbors, 1)
         check_choice("metric", self.metric, _METRICS)
+        if not isinstance(self.standardize, (bool, np.bool_)):
+            raise ValueError(f"standardize must be True or False, got {self.standardize!r}")
         embedder = TSPulseEmbedder() if self.embedder is None else self.embedder
         self.embedder_ = clone(embedder)
-        self.embeddings_ = np.asarray(self.embedder_.fit_transform(X), dtype=np.float32)
+        embeddings = np.asarray(self.embedder_.fit_transform(X), dtype=np.float32)
+        self.scaler_ = StandardScaler().fit(embeddings) if self.standardize else None
+        self.embeddings_ = self._scale(embeddings)
         self.n_features_in_ = self.embedder_.n_features_in_
         self.n_samples_fit_ = len(self.embeddings_)
         self.nn_ = NearestNeighbors(
@@ -115,9 +131,14 @@ class TSPulseRetriever(BaseEstimator):
         ).fit(self.embeddings_)
         return self
 
+    def _scale(self, embeddings: np.ndarray) -> np.ndarray:
+        if self.scaler_ is None:
+            return embeddings
+        return self.scaler_.transform(embeddings).astype(np.float32)
+
     def _query(self, X: Any) -> np.ndarray | None:
         check_is_fitted(self, "nn_")
-        return None if X is None else self.embedder_.transform(X)
+        return None if X is None else self._scale(self.embedder_.transform(X))
 
     def kneighbors(
         self, X: Any = None, n_neighbors: int | None = None, return_distance: bool = True

@@ -42,10 +42,11 @@ def index(panel):
     return panel, query
 
 
+@pytest.mark.parametrize("standardize", [True, False])
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
-def test_planted_near_duplicate_is_first(index, metric):
+def test_planted_near_duplicate_is_first(index, metric, standardize):
     panel, query = index
-    retriever = _retriever(metric=metric, n_neighbors=4).fit(panel)
+    retriever = _retriever(metric=metric, standardize=standardize, n_neighbors=4).fit(panel)
     distances, indices = retriever.kneighbors(query)
     assert indices.shape == distances.shape == (1, 4)
     assert indices[0, 0] == 7
@@ -90,6 +91,18 @@ def test_errors(panel):
         _retriever(metric="manhattan").fit(panel)
     with pytest.raises(ValueError, match="n_neighbors"):
         _retriever(n_neighbors=0).fit(panel)
+    with pytest.raises(ValueError, match="standardize"):
+        _retriever(standardize="yes").fit(panel)
+
+
+def test_standardised_index_has_unit_scale(panel):
+    retriever = _retriever().fit(panel)
+    np.testing.assert_allclose(retriever.embeddings_.mean(axis=0), 0.0, atol=1e-4)
+    raw = _retriever(standardize=False).fit(panel)
+    assert raw.scaler_ is None
+    np.testing.assert_allclose(
+        retriever.embeddings_, retriever.scaler_.transform(raw.embeddings_), rtol=1e-4, atol=1e-4
+    )
 
 
 def test_default_embedder_is_used_and_not_mutated(panel):
