@@ -201,8 +201,8 @@ class TSPulseSktimeClassifier(_SsltsAdapterMixin, BaseClassifier):
         Upper bound on fine-tuning epochs.
     lr : float, default=1e-3
         AdamW learning rate.
-    batch_size : int, default=32
-        Windows per batch.
+    batch_size : int, default=8
+        Windows per training and prediction batch.
     mask_ratio : float, default=0.3
         Fraction of patches hidden during training.
     validation_fraction : float or None, default=0.2
@@ -249,7 +249,7 @@ class TSPulseSktimeClassifier(_SsltsAdapterMixin, BaseClassifier):
         finetune: str = "embeddings",
         max_epochs: int = 30,
         lr: float = 1e-3,
-        batch_size: int = 32,
+        batch_size: int = 8,
         mask_ratio: float = 0.3,
         validation_fraction: float | None = 0.2,
         patience: int = 10,
@@ -322,6 +322,8 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
     * ``predict_scores`` -> the scores of the detected points, aligned with
       ``predict``.
 
+    Missing values (NaN) are masked by the wrapped detector, as padding is.
+
     Known anomalies may be passed to ``fit`` as sktime events (``y`` with an
     ``"ilocs"`` column); they are turned into per-point labels, which
     ``mode="triangulation"`` uses to choose its scoring head.
@@ -334,6 +336,8 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
         Which score stream to use.
     stride : int or None, default=None
         Step between reconstruction windows (None: a quarter of the context).
+    smoothing_length : int, default=8
+        Centred moving-average window over each head's point errors (1: none).
     finetune_epochs : int, default=0
         Epochs of self-supervised fine-tuning on the fit series (0: zero-shot).
     lr : float, default=1e-4
@@ -375,7 +379,7 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
         "X_inner_mtype": "pd.DataFrame",
         "fit_is_empty": False,
         "capability:multivariate": True,
-        "capability:missing_values": False,
+        "capability:missing_values": True,
     }
 
     def __init__(
@@ -383,6 +387,7 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
         pretrained: Any = "default",
         mode: str = "triangulation",
         stride: int | None = None,
+        smoothing_length: int = 8,
         finetune_epochs: int = 0,
         lr: float = 1e-4,
         batch_size: int = 256,
@@ -394,6 +399,7 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
         self.pretrained = pretrained
         self.mode = mode
         self.stride = stride
+        self.smoothing_length = smoothing_length
         self.finetune_epochs = finetune_epochs
         self.lr = lr
         self.batch_size = batch_size
@@ -440,5 +446,11 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
         tiny = {"pretrained": "tspulse-tiny-random", "device": "cpu", "random_state": 0}
         return [
             {**tiny, "mode": "time"},
-            {**tiny, "mode": "ensemble", "finetune_epochs": 1, "contamination": 0.05},
+            {
+                **tiny,
+                "mode": "ensemble",
+                "smoothing_length": 1,
+                "finetune_epochs": 1,
+                "contamination": 0.05,
+            },
         ]

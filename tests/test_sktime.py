@@ -130,6 +130,17 @@ def test_detector_outputs_follow_sktime_conventions(spiky):
     np.testing.assert_allclose(event_scores, scores[flagged], rtol=1e-5)
 
 
+def test_detector_scores_series_with_missing_values(spiky):
+    holey = spiky.copy()
+    holey.iloc[50:55, 0] = np.nan
+    params = {**TINY, "mode": "time"}
+    values = holey.to_numpy()
+    expected = TSPulseAnomalyDetector(**params).fit(values).decision_function(values)
+    got = TSPulseSktimeAnomalyDetector(**params).fit(holey).transform_scores(holey)
+    assert np.isfinite(got["scores"].to_numpy()).all()
+    np.testing.assert_allclose(got["scores"].to_numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
 def test_detector_passes_known_anomalies_as_point_labels(spiky):
     known = pd.DataFrame({"ilocs": [120, 121, 300]})
     adapter = TSPulseSktimeAnomalyDetector(**TINY, mode="triangulation").fit(spiky, known)
