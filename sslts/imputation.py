@@ -189,10 +189,11 @@ class TSPulseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return self
 
     def _finetune(self, series: Series, context: int) -> TSPulse:
-        """The model after masked-reconstruction training on the windows of ``series``."""
+        """The model after masked-reconstruction training on ``series``' windows."""
         windows = sliding_windows(series, context, self._stride(context))
         # one univariate training series per (window, channel); NaN where unobserved
-        values = np.where(windows.observed, windows.values, np.nan).reshape(-1, 1, context)
+        values = np.where(windows.observed, windows.values, np.nan)
+        values = values.reshape(-1, 1, context)
         values = values[~np.isnan(values).all(axis=-1)[:, 0]]
         embedder = TSPulseEmbedder(
             pretrained=self.pretrained,
@@ -271,11 +272,13 @@ class TSPulseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 filled[:, c] += np.interp(times, known, residual)
             uncovered = np.isnan(filled[:, c])
             if uncovered.any():
-                filled[uncovered, c] = np.interp(times[uncovered], known, values[known, c])
+                filled[uncovered, c] = np.interp(
+                    times[uncovered], known, values[known, c]
+                )
         return filled
 
     def _reconstruct(self, windows: SlidingWindows) -> np.ndarray:
-        """Reconstruction of every window in the series' scale: ``(n_windows, C, L)``."""
+        """Every window's reconstruction in the series' scale: ``(n_windows, C, L)``."""
         device = resolve_device(self.device)
         model = self.model_.to(device)
         chunks = []

@@ -118,7 +118,9 @@ class TSPulseRetriever(BaseEstimator):
         check_int("n_neighbors", self.n_neighbors, 1)
         check_choice("metric", self.metric, _METRICS)
         if not isinstance(self.standardize, (bool, np.bool_)):
-            raise ValueError(f"standardize must be True or False, got {self.standardize!r}")
+            raise ValueError(
+                f"standardize must be True or False, got {self.standardize!r}"
+            )
         embedder = TSPulseEmbedder() if self.embedder is None else self.embedder
         self.embedder_ = clone(embedder)
         embeddings = np.asarray(self.embedder_.fit_transform(X), dtype=np.float32)
@@ -141,7 +143,10 @@ class TSPulseRetriever(BaseEstimator):
         return None if X is None else self._scale(self.embedder_.transform(X))
 
     def kneighbors(
-        self, X: Any = None, n_neighbors: int | None = None, return_distance: bool = True
+        self,
+        X: Any = None,
+        n_neighbors: int | None = None,
+        return_distance: bool = True,
     ) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
         """Nearest indexed series of each query series.
 

@@ -15,8 +15,10 @@ def _as_2d(name: str, values: Any) -> np.ndarray:
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
-        raise ValueError(f"{name} must be (n_timepoints,) or (n_timepoints, n_channels); "
-                         f"got shape {arr.shape}")
+        raise ValueError(
+            f"{name} must be (n_timepoints,) or (n_timepoints, n_channels); "
+            f"got shape {arr.shape}"
+        )
     return arr
 
 
