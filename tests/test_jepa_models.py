@@ -63,6 +63,13 @@ def test_config_defaults_follow_the_paper():
     assert cfg.ema_decay == 0.996
     assert (cfg.fine_weight, cfg.coarse_weight, cfg.latent_weight) == (1.0, 0.5, 0.1)
     assert (cfg.reconstruction_start, cfg.reconstruction_end) == (0.5, 0.1)
+    assert (cfg.codebook_weight, cfg.commitment_weight, cfg.sample_entropy_weight) == (
+        1.0,
+        0.25,
+        0.005,
+    )
+    # Deliberate departures, documented on JEPAConfig.
+    assert (cfg.batch_entropy_weight, cfg.reconstruction_space) == (0.1, "scaled")
 
 
 def test_config_round_trip_and_unknown_keys():

@@ -115,7 +115,7 @@ def trained() -> PretrainNet:
 # ---------------------------------------------------------------- training
 def test_loss_decreases_on_toy_problem(trained):
     losses = trained.history[:, "train_loss"]
-    assert losses[-1] < 0.5 * losses[0]
+    assert losses[-1] < 0.6 * losses[0]
     assert trained.history[-1, "loss_reconstruction"] < trained.history[0, "loss_reconstruction"]
     assert trained.history[-1, "loss_fine_kl"] < trained.history[0, "loss_fine_kl"]
 
@@ -124,13 +124,20 @@ def test_no_collapse_decisive_and_diverse_codes(trained):
     """tau = 0.1: sharp assignments, several codes in use, embeddings not on a line."""
     last = trained.history[-1]
     assert last["code_top_probability"] > 5 / K
-    assert last["code_usage_entropy"] > 0.2
+    assert last["code_usage_entropy"] > 0.5
     assert last["embedding_rank"] > 2.0
     model = trained.module_.eval()
     with torch.no_grad():
         p = model.code_probabilities(torch.from_numpy(toy_pairs(seed=1)["x"]))
     assert top_code_probability(p) > 5 / K
-    assert p.argmax(-1).unique().numel() >= 3
+    assert p.argmax(-1).unique().numel() >= 8
+
+
+def test_paper_batch_entropy_weight_uses_fewer_codes(trained):
+    """The paper's weight 0.01 lets most patches share a few codes (index collapse)."""
+    paper = fit(config(batch_entropy_weight=0.01), max_epochs=10)
+    ours = trained.history[-1, "code_usage_entropy"]
+    assert paper.history[-1, "code_usage_entropy"] < ours - 0.1
 
 
 def test_published_temperature_gives_near_uniform_codes():
