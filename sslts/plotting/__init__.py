@@ -7,7 +7,3 @@ from sslts.plotting._anomaly import plot_anomaly_scores
 from sslts.plotting._imputation import plot_imputation
 
 __all__ = ["plot_anomaly_scores", "plot_imputation"]
-
-from sslts.plotting._imputation import plot_imputation
-
-__all__ = ["plot_imputation"]
