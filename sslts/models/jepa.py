@@ -176,8 +176,6 @@ class JEPAConfig:
                 f"predictor_dim ({self.predictor_dim}) must be a multiple of "
                 f"predictor_heads ({self.predictor_heads})"
             )
-        if self.use_coarse and self.n_patches * self.patch_length != self.context_length:
-            raise ValueError("the coarse view needs context_length = n_patches * patch_length")
         if self.codebook_size < 2:
             raise ValueError(f"codebook_size must be >= 2, got {self.codebook_size}")
         if not self.temperature > 0:
