@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 import torch
 
@@ -295,3 +297,12 @@ def test_all_parts_are_used_by_the_full_model():
         if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)
     ]
     assert unused == []
+
+
+def test_pickle_round_trip_keeps_the_target_branch():
+    m = model(seed=6).train()
+    restored = pickle.loads(pickle.dumps(m))
+    assert not restored.target_encoder.training and restored.encoder.training
+    restored.eval()
+    x = windows()
+    torch.testing.assert_close(restored.code_features(x), m.eval().code_features(x))
