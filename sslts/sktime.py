@@ -30,7 +30,7 @@ __all__ = ["TSPulseSktimeAnomalyDetector", "TSPulseSktimeClassifier", "TSPulseTr
 #: Attributes set on an estimator from outside that sktime's ``reset`` must not delete.
 _KEPT_ON_RESET = ("_parent_callback_ctx",)
 
-_PACKAGING_TAGS = {
+_COMMON_TAGS = {
     "authors": ["sslts developers"],
     "maintainers": ["sslts developers"],
     "python_dependencies": ["torch", "skorch"],
@@ -118,7 +118,7 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
 
     _wrapped_class = TSPulseEmbedder
     _tags = {
-        **_PACKAGING_TAGS,
+        **_COMMON_TAGS,
         "scitype:transform-input": "Series",
         "scitype:transform-output": "Primitives",
         "scitype:instancewise": True,
@@ -234,7 +234,7 @@ class TSPulseSktimeClassifier(_SsltsAdapterMixin, BaseClassifier):
 
     _wrapped_class = TSPulseClassifier
     _tags = {
-        **_PACKAGING_TAGS,
+        **_COMMON_TAGS,
         "X_inner_mtype": ["df-list", "numpy3D"],
         "y_inner_mtype": "numpy1D",
         "capability:multivariate": True,
@@ -373,7 +373,7 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
 
     _wrapped_class = TSPulseAnomalyDetector
     _tags = {
-        **_PACKAGING_TAGS,
+        **_COMMON_TAGS,
         "task": "anomaly_detection",
         "learning_type": "unsupervised",
         "X_inner_mtype": "pd.DataFrame",
