@@ -161,7 +161,9 @@ class WindowPCA(_WindowScorer):
     def _fit_flat(self, flat: np.ndarray) -> None:
         step = max(1, len(flat) // 2000)  # at most ~2,000 windows for the SVD
         n_comp = 0.9 if min(flat.shape) > 1 else None
-        self.pca_ = PCA(n_components=n_comp, random_state=self.random_state).fit(flat[::step])
+        self.pca_ = PCA(n_components=n_comp, random_state=self.random_state).fit(
+            flat[::step]
+        )
 
     def _score_flat(self, flat: np.ndarray) -> np.ndarray:
         recon = self.pca_.inverse_transform(self.pca_.transform(flat))
@@ -213,7 +215,9 @@ class TSPulseEmbeddingKNN:
         self.embedder_.fit(np.zeros((1, train.shape[1], self.window_), np.float32))
         embeddings, _ = self._embed(train)
         self.scaler_ = StandardScaler().fit(embeddings)
-        self.neighbors_ = NearestNeighbors(n_neighbors=2).fit(self.scaler_.transform(embeddings))
+        self.neighbors_ = NearestNeighbors(n_neighbors=2).fit(
+            self.scaler_.transform(embeddings)
+        )
         return self
 
     def decision_function(self, series: np.ndarray) -> np.ndarray:
@@ -254,15 +258,15 @@ def load_view(key: str, panel: str) -> dict:
         name = f"{series.source}_{name}" + ("_ch0" if panel == "uni" else "")
     elif series.source == "NAB":
         name = f"NAB_{name}"
-    return dict(
-        panel=panel,
-        series=name,
-        source=series.source,
-        values=values,
-        labels=series.labels,
-        train_end=series.train_end,
-        sliding_window=find_period(series.values[:, 0]),
-    )
+    return {
+        "panel": panel,
+        "series": name,
+        "source": series.source,
+        "values": values,
+        "labels": series.labels,
+        "train_end": series.train_end,
+        "sliding_window": find_period(series.values[:, 0]),
+    }
 
 
 def evaluate(scores: np.ndarray, labels: np.ndarray, window: int) -> dict[str, float]:
@@ -279,15 +283,21 @@ def evaluate(scores: np.ndarray, labels: np.ndarray, window: int) -> dict[str, f
 
 def run_one(view: dict, method: str, seed: int, device: str) -> dict:
     """Fit on the train part, score the whole series, measure; errors become a status."""
-    row = {k: view[k] for k in ("panel", "series", "source", "train_end", "sliding_window")}
+    row = {
+        k: view[k] for k in ("panel", "series", "source", "train_end", "sliding_window")
+    }
     row.update(n=len(view["labels"]), d=view["values"].shape[1], method=method)
     start = time.perf_counter()
     try:
         detector = make_detector(method, seed, device)
         detector.fit(view["values"][: view["train_end"]])
-        scores = np.asarray(detector.decision_function(view["values"]), dtype=np.float64)
-        row.update(evaluate(scores, view["labels"], view["sliding_window"]), status="ok")
-    except Exception as error:  # one failing method must not end the run
+        scores = np.asarray(
+            detector.decision_function(view["values"]), dtype=np.float64
+        )
+        row.update(
+            evaluate(scores, view["labels"], view["sliding_window"]), status="ok"
+        )
+    except Exception as error:  # noqa: BLE001 - one failing method must not end the run
         row.update({m: float("nan") for m in METRICS}, status=f"error: {error!r}"[:200])
     row["time_s"] = round(time.perf_counter() - start, 3)
     return row
@@ -301,9 +311,16 @@ def summarise(rows: list[dict]) -> list[dict]:
     out = []
     for (panel, method), group in groups.items():
         ok = [r for r in group if r["status"] == "ok"]
-        entry = dict(panel=panel, method=method, n_series=len(ok), n_failed=len(group) - len(ok))
+        entry = {
+            "panel": panel,
+            "method": method,
+            "n_series": len(ok),
+            "n_failed": len(group) - len(ok),
+        }
         for metric in (*METRICS, "time_s"):
-            entry[metric] = float(np.mean([r[metric] for r in ok])) if ok else float("nan")
+            entry[metric] = (
+                float(np.mean([r[metric] for r in ok])) if ok else float("nan")
+            )
         out.append(entry)
     return out
 
@@ -322,13 +339,19 @@ def compare_with_anchors(rows: list[dict], path: Path) -> list[dict]:
             pairs = [
                 (r, anchors[(panel, r["series"], anchor_method)])
                 for r in rows
-                if r["method"] == method and r["panel"] == panel and r["status"] == "ok"
+                if r["method"] == method
+                and r["panel"] == panel
+                and r["status"] == "ok"
                 and (panel, r["series"], anchor_method) in anchors
             ]
             if not pairs:
                 continue
-            entry = dict(panel=panel, method=method, anchor_method=anchor_method,
-                         n_series=len(pairs))
+            entry = {
+                "panel": panel,
+                "method": method,
+                "anchor_method": anchor_method,
+                "n_series": len(pairs),
+            }
             for metric in ("VUS-PR", "AUC-PR"):
                 ours = np.array([p[0][metric] for p in pairs])
                 theirs = np.array([float(p[1][metric]) for p in pairs])
@@ -356,13 +379,26 @@ def plot(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     panels = [p for p in ("uni", "multi") if any(r["panel"] == p for r in rows)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 4.5), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(7 * len(panels), 4.5), squeeze=False
+    )
     for ax, panel in zip(axes[0], panels):
-        methods = [m for m in METHODS if any(r["method"] == m and r["panel"] == panel
-                                            for r in rows)]
-        data = [[r["VUS-PR"] for r in rows if r["panel"] == panel and r["method"] == m
-                 and r["status"] == "ok"] for m in methods]
-        colors = ["tab:blue" if m.startswith("TSPulse") else "tab:gray" for m in methods]
+        methods = [
+            m
+            for m in METHODS
+            if any(r["method"] == m and r["panel"] == panel for r in rows)
+        ]
+        data = [
+            [
+                r["VUS-PR"]
+                for r in rows
+                if r["panel"] == panel and r["method"] == m and r["status"] == "ok"
+            ]
+            for m in methods
+        ]
+        colors = [
+            "tab:blue" if m.startswith("TSPulse") else "tab:gray" for m in methods
+        ]
         box = ax.boxplot(data, patch_artist=True, showmeans=True)
         for patch, color in zip(box["boxes"], colors):
             patch.set_facecolor(color)
@@ -378,19 +414,27 @@ def plot(rows: list[dict], path: Path) -> None:
 
 
 def print_table(summary: list[dict]) -> None:
-    header = f"{'panel':6} {'method':18} {'n':>3} " + " ".join(f"{m:>8}" for m in METRICS)
+    header = f"{'panel':6} {'method':18} {'n':>3} " + " ".join(
+        f"{m:>8}" for m in METRICS
+    )
     print(header + f" {'time_s':>8}")
     for entry in sorted(summary, key=lambda e: (e["panel"] != "uni", -e["VUS-PR"])):
         values = " ".join(f"{entry[m]:8.3f}" for m in METRICS)
-        print(f"{entry['panel']:6} {entry['method']:18} {entry['n_series']:3d} {values} "
-              f"{entry['time_s']:8.2f}")
+        print(
+            f"{entry['panel']:6} {entry['method']:18} {entry['n_series']:3d} {values} "
+            f"{entry['time_s']:8.2f}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--panels", nargs="+", choices=("uni", "multi"), default=["uni", "multi"])
+    parser.add_argument(
+        "--panels", nargs="+", choices=("uni", "multi"), default=["uni", "multi"]
+    )
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
-    parser.add_argument("--limit", type=int, default=None, help="first N series per panel")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="first N series per panel"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -417,7 +461,9 @@ def main() -> None:
                 if writer is None:
                     writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
                     writer.writeheader()
-                writer.writerow(rows[-1])  # row by row, so a long run leaves partial results
+                writer.writerow(
+                    rows[-1]
+                )  # row by row, so a long run leaves partial results
                 handle.flush()
                 bar.update()
 
@@ -427,7 +473,9 @@ def main() -> None:
     print_table(summary)
     for row in rows:
         if row["status"] != "ok":
-            print(f"failed: {row['panel']} {row['series']} {row['method']}: {row['status']}")
+            print(
+                f"failed: {row['panel']} {row['series']} {row['method']}: {row['status']}"
+            )
 
     anchors_path = data_dir() / "anchors" / "anomaly_classical_vus.csv"
     if anchors_path.is_file():
@@ -435,10 +483,12 @@ def main() -> None:
         write_csv(out.with_name(out.name + "_vs_anchors.csv"), comparison)
         print("\nclassical detectors vs anchors (same series):")
         for entry in comparison:
-            print(f"  {entry['panel']:5} {entry['method']:13} ({entry['anchor_method']:12}) "
-                  f"n={entry['n_series']:2d}  VUS-PR ours {entry['VUS-PR ours']:.3f} "
-                  f"anchors {entry['VUS-PR anchors']:.3f} "
-                  f"mean|diff| {entry['VUS-PR mean |diff|']:.3f}")
+            print(
+                f"  {entry['panel']:5} {entry['method']:13} ({entry['anchor_method']:12}) "
+                f"n={entry['n_series']:2d}  VUS-PR ours {entry['VUS-PR ours']:.3f} "
+                f"anchors {entry['VUS-PR anchors']:.3f} "
+                f"mean|diff| {entry['VUS-PR mean |diff|']:.3f}"
+            )
     for panel in args.panels:
         best = {e["method"]: e["VUS-PR"] for e in summary if e["panel"] == panel}
         tspulse = {m: v for m, v in best.items() if m.startswith("TSPulse")}
@@ -446,8 +496,10 @@ def main() -> None:
         if tspulse and classical:
             c_name, c_val = max(classical.items(), key=lambda kv: kv[1])
             for t_name, t_val in sorted(tspulse.items(), key=lambda kv: -kv[1]):
-                print(f"{panel}: {t_name} {t_val:.3f} / best classical {c_name} "
-                      f"{c_val:.3f} = {t_val / c_val:.2f}x (target 1.10x)")
+                print(
+                    f"{panel}: {t_name} {t_val:.3f} / best classical {c_name} "
+                    f"{c_val:.3f} = {t_val / c_val:.2f}x (target 1.10x)"
+                )
 
 
 if __name__ == "__main__":

@@ -165,8 +165,12 @@ def best_f1(y_true, scores, kind: Literal["point", "event"] = "point") -> float:
         found = np.searchsorted(np.sort(event_max), thresholds, side="left")
         recall = (len(event_max) - found) / len(event_max)
     denominator = precision + recall
-    f1 = np.divide(2 * precision * recall, denominator, where=denominator > 0,
-                   out=np.zeros_like(denominator))
+    f1 = np.divide(
+        2 * precision * recall,
+        denominator,
+        where=denominator > 0,
+        out=np.zeros_like(denominator),
+    )
     return float(f1.max())
 
 
@@ -205,9 +209,15 @@ def _soft_buffer(starts, ends, width: int, n: int) -> np.ndarray:
 
 def _vus(y_true, scores, sliding_window: int, n_thresholds: int) -> tuple[float, float]:
     y, s = _check_inputs(y_true, scores)
-    for name, value, minimum in (("sliding_window", sliding_window, 0),
-                                 ("n_thresholds", n_thresholds, 1)):
-        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+    for name, value, minimum in (
+        ("sliding_window", sliding_window, 0),
+        ("n_thresholds", n_thresholds, 1),
+    ):
+        if (
+            not isinstance(value, numbers.Integral)
+            or isinstance(value, bool)
+            or value < minimum
+        ):
             raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     n, n_pos = len(y), float(y.sum())
     starts, ends = _runs(y)
@@ -234,7 +244,9 @@ def _vus(y_true, scores, sliding_window: int, n_thresholds: int) -> tuple[float,
     return float(auc.mean()), float(ap.mean())
 
 
-def vus_roc(y_true, scores, sliding_window: int = 100, n_thresholds: int = 250) -> float:
+def vus_roc(
+    y_true, scores, sliding_window: int = 100, n_thresholds: int = 250
+) -> float:
     """Volume under the range-ROC surface over buffer widths ``0..sliding_window``.
 
     Parameters

@@ -39,7 +39,9 @@ def anomaly_dir(tmp_path, monkeypatch):
     labels_dir = root / "NAB" / "labels"
     labels_dir.mkdir()
     windows = {
-        "realToy/toy.csv": [["2014-01-01 04:00:00.000000", "2014-01-01 06:00:00.000000"]],
+        "realToy/toy.csv": [
+            ["2014-01-01 04:00:00.000000", "2014-01-01 06:00:00.000000"]
+        ],
         "realToy/quiet.csv": [],
     }
     labels_dir.joinpath("combined_windows.json").write_text(json.dumps(windows))
@@ -85,7 +87,9 @@ def test_load_tsbad(anomaly_dir, track, n_channels):
     assert series.labels.dtype == np.int64
     np.testing.assert_array_equal(np.flatnonzero(series.labels), [12, 13, 14])
     assert series.train_end == 8
-    assert load_anomaly_series(f"{track}/001_Toy_id_1_Test_tr_8_1st_12", 5).train_end == 5
+    assert (
+        load_anomaly_series(f"{track}/001_Toy_id_1_Test_tr_8_1st_12", 5).train_end == 5
+    )
 
 
 def test_load_nab(anomaly_dir):

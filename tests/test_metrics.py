@@ -11,7 +11,9 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from sslts.metrics import auc_pr, auc_roc, best_f1, find_period, vus_pr, vus_roc
 
-REFERENCE = json.loads((Path(__file__).parent / "fixtures" / "vus_reference.json").read_text())
+REFERENCE = json.loads(
+    (Path(__file__).parent / "fixtures" / "vus_reference.json").read_text()
+)
 METRIC_CASES = {case["name"]: case for case in REFERENCE["metrics"]}
 PERIOD_CASES = {case["name"]: case for case in REFERENCE["periods"]}
 
@@ -19,9 +21,17 @@ PERIOD_CASES = {case["name"]: case for case in REFERENCE["periods"]}
 @pytest.mark.parametrize("name", sorted(METRIC_CASES))
 def test_matches_tsbad(name):
     case = METRIC_CASES[name]
-    y, s, window = np.array(case["labels"]), np.array(case["scores"]), case["sliding_window"]
-    assert vus_pr(y, s, sliding_window=window) == pytest.approx(case["VUS-PR"], abs=1e-9)
-    assert vus_roc(y, s, sliding_window=window) == pytest.approx(case["VUS-ROC"], abs=1e-9)
+    y, s, window = (
+        np.array(case["labels"]),
+        np.array(case["scores"]),
+        case["sliding_window"],
+    )
+    assert vus_pr(y, s, sliding_window=window) == pytest.approx(
+        case["VUS-PR"], abs=1e-9
+    )
+    assert vus_roc(y, s, sliding_window=window) == pytest.approx(
+        case["VUS-ROC"], abs=1e-9
+    )
     assert auc_pr(y, s) == pytest.approx(case["AUC-PR"], abs=1e-9)
     assert auc_roc(y, s) == pytest.approx(case["AUC-ROC"], abs=1e-9)
     # TSB-AD divides by (P + R + 1e-5); ours is the exact F1, so slightly higher

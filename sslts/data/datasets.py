@@ -173,7 +173,10 @@ def _smap_msl_table(root: Path) -> dict[str, tuple[str, list[list[int]]]]:
         raise FileNotFoundError(f"{path} not found")
     with path.open(newline="") as handle:
         return {
-            row["chan_id"]: (row["spacecraft"], ast.literal_eval(row["anomaly_sequences"]))
+            row["chan_id"]: (
+                row["spacecraft"],
+                ast.literal_eval(row["anomaly_sequences"]),
+            )
             for row in csv.DictReader(handle)
         }
 
@@ -208,7 +211,9 @@ def list_anomaly_series(sources: str | list[str] | None = None) -> list[str]:
         sources = [sources]
     unknown = sorted(set(sources) - set(ANOMALY_SOURCES))
     if unknown:
-        raise ValueError(f"unknown anomaly sources {unknown}; choose from {ANOMALY_SOURCES}")
+        raise ValueError(
+            f"unknown anomaly sources {unknown}; choose from {ANOMALY_SOURCES}"
+        )
     root = _anomaly_root()
     keys: list[str] = []
     for source in sources:
@@ -231,7 +236,9 @@ def list_anomaly_series(sources: str | list[str] | None = None) -> list[str]:
     return keys
 
 
-def _default_train_end(labels: np.ndarray, fraction: float = 0.3, floor: float = 0.1) -> int:
+def _default_train_end(
+    labels: np.ndarray, fraction: float = 0.3, floor: float = 0.1
+) -> int:
     n = len(labels)
     end = int(fraction * n)
     anomalous = np.flatnonzero(labels)
@@ -254,7 +261,9 @@ def _read_nab(root: Path, relative: str) -> tuple[np.ndarray, np.ndarray]:
         rows = list(csv.DictReader(handle))
     stamps = np.array([r["timestamp"] for r in rows], dtype="datetime64[s]")
     values = np.array([float(r["value"]) for r in rows], dtype=np.float64)[:, None]
-    windows = json.loads((root / "NAB" / "labels" / "combined_windows.json").read_text())
+    windows = json.loads(
+        (root / "NAB" / "labels" / "combined_windows.json").read_text()
+    )
     labels = np.zeros(len(rows), dtype=np.int64)
     for start, end in windows.get(relative, []):
         start, end = np.datetime64(start[:19], "s"), np.datetime64(end[:19], "s")
@@ -309,7 +318,9 @@ def load_anomaly_series(key: str, max_length: int | None = None) -> AnomalySerie
     else:
         channel = load_smap_msl(rest)
         if channel.spacecraft != source:
-            raise ValueError(f"channel {rest} belongs to {channel.spacecraft}, not {source}")
+            raise ValueError(
+                f"channel {rest} belongs to {channel.spacecraft}, not {source}"
+            )
         values, labels = channel.test, channel.labels
     if max_length is not None:
         values, labels = values[:max_length], labels[:max_length]
@@ -340,7 +351,9 @@ def load_smap_msl(channel: str) -> SMAPMSLChannel:
     for split in ("train", "test"):
         path = root / "SMAP_MSL" / split / f"{channel}.npy"
         if not path.is_file():
-            raise FileNotFoundError(f"channel {channel} is not in the data folder ({path})")
+            raise FileNotFoundError(
+                f"channel {channel} is not in the data folder ({path})"
+            )
         array = np.load(path, allow_pickle=False).astype(np.float64)
         parts.append(array if array.ndim == 2 else array[:, None])
     spacecraft, ranges = table[channel]
