@@ -23,7 +23,8 @@ RidgeClassifierCV picks its penalty by cross-validation on the training split).
 ``backend`` parallelises the folds of one task; with one official split per
 data set there is one fold, so the script fans the data sets out over joblib's
 ``loky`` backend instead (one ``ClassificationBenchmark`` per data set and
-worker, torch and numba limited to one thread per worker) and merges the results.
+worker, torch and numba limited to one thread per worker) and merges the results
+into one CSV (one row per data set) and a bar plot next to it.
 
 The default data sets are a subset fixed before any result was seen
 (``DEFAULT_DATASETS``): eight small UCR sets of different kinds (sensor, ECG,
@@ -152,6 +153,28 @@ def _table(results: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index()
 
 
+def plot(table: pd.DataFrame, methods: list[str], path: Path) -> None:
+    """Grouped bars: accuracy per data set and method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(table)), 4.0))
+    width = 0.8 / len(methods)
+    positions = np.arange(len(table))
+    for i, method in enumerate(methods):
+        ax.bar(positions + i * width, table[method], width, label=method)
+    ax.set_xticks(positions + 0.4 - width / 2, table["dataset"], rotation=30, ha="right")
+    ax.set_ylabel("test accuracy (official split)")
+    ax.set_ylim(0, 1.05)
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.set_title("sktime ClassificationBenchmark")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -181,13 +204,15 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     methods = [m for m in args.methods if m in table.columns]
     args.output.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.output, index=False)
+    plot(table, methods, args.output.with_suffix(".png"))
 
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(table[["dataset", "archive", "channels", "length", "n_train", *methods]].round(3))
         print("\nmean accuracy:", table[methods].mean().round(3).to_dict())
         ranks = table[methods].rank(axis=1, ascending=False).mean()
         print("mean rank (1 = best):", ranks.round(2).to_dict())
-    print(f"\n{len(keys)} data sets in {time.perf_counter() - start:.0f} s -> {args.output}")
+    elapsed = time.perf_counter() - start
+    print(f"\n{len(keys)} data sets in {elapsed:.0f} s -> {args.output} (+ .png)")
     return table
 
 
