@@ -17,6 +17,7 @@ effective rank of the training embeddings (collapse diagnostic, see
 Run::
 
     nice -n 5 python benchmarks/bench_latent_dividend.py
+    nice -n 5 python benchmarks/bench_latent_dividend.py --seeds 0 1 --steps 200
     python benchmarks/bench_latent_dividend.py --datasets Plane BME --seeds 0 1 --epochs 20
 """
 
@@ -43,6 +44,20 @@ DEFAULT_DATASETS = ("BME", "UMD", "Plane", "PowerCons", "ECGFiveDays")
 RESULTS = Path(__file__).parent / "results"
 
 
+def epochs_for(data, args: argparse.Namespace) -> int:
+    """``--epochs``, or enough epochs for about ``--steps`` optimisation steps when given.
+
+    Steps per epoch are counted on the length policy's windows (MTS-JEPA has
+    one pair fewer per series, so slightly fewer steps).
+    """
+    if args.steps is None:
+        return args.epochs
+    length = data.X_train.shape[-1]
+    windows = len(data.X_train) * -(-length // args.context_length)
+    steps_per_epoch = -(-windows // args.batch_size)
+    return max(1, -(-args.steps // steps_per_epoch))
+
+
 def run_one(data, method: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
     """Pretrain (unless random_init), embed, probe; NaN when the objective cannot run."""
     objective = "lejepa" if method == "random_init" else method
@@ -53,7 +68,7 @@ def run_one(data, method: str, seed: int, args: argparse.Namespace) -> dict[str,
         d_model=args.d_model,
         n_layers=args.n_layers,
         n_heads=args.n_heads,
-        max_epochs=0 if method == "random_init" else args.epochs,
+        max_epochs=0 if method == "random_init" else epochs_for(data, args),
         lr=args.lr,
         batch_size=args.batch_size,
         device="cpu",
@@ -105,7 +120,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", nargs="+", default=list(DEFAULT_DATASETS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument(
+        "--steps", type=int, default=None,
+        help="optimisation steps per fit (overrides --epochs; small sets get more epochs)",
+    )
     parser.add_argument("--context-length", type=int, default=64)
     parser.add_argument("--patch-length", type=int, default=8)
     parser.add_argument("--d-model", type=int, default=32)
