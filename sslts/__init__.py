@@ -2,6 +2,28 @@
 
 __version__ = "0.1.0.dev0"
 
-from sslts.embedding import TSPulseEmbedder  # noqa: E402  (after __version__)
+# Public estimators (imported after __version__, which the checkpoint cards read).
+from sslts.anomaly import (  # noqa: E402
+    DeepSVDDAnomalyDetector,
+    KMeansAnomalyDetector,
+    TSPulseAnomalyDetector,
+)
+from sslts.classification import TSPulseClassifier  # noqa: E402
+from sslts.embedding import TSPulseEmbedder  # noqa: E402
+from sslts.imputation import TSPulseImputer  # noqa: E402
+from sslts.latent import JEPAEmbedder  # noqa: E402
+from sslts.prediction import AnomalyPredictor  # noqa: E402
+from sslts.retrieval import TSPulseRetriever  # noqa: E402
 
-__all__ = ["TSPulseEmbedder", "__version__"]
+__all__ = [
+    "AnomalyPredictor",
+    "DeepSVDDAnomalyDetector",
+    "JEPAEmbedder",
+    "KMeansAnomalyDetector",
+    "TSPulseAnomalyDetector",
+    "TSPulseClassifier",
+    "TSPulseEmbedder",
+    "TSPulseImputer",
+    "TSPulseRetriever",
+    "__version__",
+]

@@ -30,6 +30,9 @@ from sslts.training import SklearnCallbackBridge
 
 __all__ = ["TSPulseClassifier"]
 
+# Prediction needs no small batches (no updates): larger ones are faster.
+_MIN_PREDICT_BATCH = 256
+
 
 def _subset(panel: Panel, rows: np.ndarray) -> Panel:
     observed = None if panel.observed is None else panel.observed[rows]
@@ -87,8 +90,10 @@ class TSPulseClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         Upper bound on fine-tuning epochs.
     lr : float, default=1e-3
         AdamW learning rate, cosine-decayed over ``max_epochs``.
-    batch_size : int, default=32
-        Windows per training and prediction batch.
+    batch_size : int, default=8
+        Windows per training batch (small batches give more updates within
+        the epoch budget on small training sets); prediction uses batches of
+        ``max(batch_size, 256)`` windows.
     mask_ratio : float, default=0.3
         Fraction of patches hidden in each training window; 0 disables masking.
     validation_fraction : float or None, default=0.2
@@ -149,7 +154,7 @@ class TSPulseClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         finetune: str = "embeddings",
         max_epochs: int = 30,
         lr: float = 1e-3,
-        batch_size: int = 32,
+        batch_size: int = 8,
         mask_ratio: float = 0.3,
         validation_fraction: float | None = 0.2,
         patience: int = 10,
@@ -326,7 +331,7 @@ class TSPulseClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_instances, n_classes)
+        ndarray of shape (n_instances, n_classes), float32
             Columns follow :attr:`classes_`.
         """
         check_is_fitted(self, "model_")
@@ -336,15 +341,17 @@ class TSPulseClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         windows = context_windows(panel, model.encoder.config.context_length)
         chunks = []
         with torch.inference_mode():
-            for start in range(0, len(windows), self.batch_size):
-                stop = start + self.batch_size
-                x = torch.from_numpy(windows.values[start:stop]).to(device)
-                observed = torch.from_numpy(windows.observed[start:stop]).to(device)
+            step = max(self.batch_size, _MIN_PREDICT_BATCH)
+            for start in range(0, len(windows), step):
+                x = torch.from_numpy(windows.values[start : start + step]).to(device)
+                observed = torch.from_numpy(windows.observed[start : start + step]).to(device)
                 logits = model(x, observed).double()
                 chunks.append(torch.softmax(logits, dim=-1).cpu().numpy())
         proba = pool_windows(np.concatenate(chunks), windows.owner, panel.n_instances)
         proba = proba.astype(np.float64)
-        return proba / proba.sum(axis=1, keepdims=True)
+        # float32, like the network: digits beyond that depend on how windows
+        # were batched (matrix-product rounding), not on the data.
+        return (proba / proba.sum(axis=1, keepdims=True)).astype(np.float32)
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """Logarithm of :meth:`predict_proba`."""

@@ -86,7 +86,7 @@ def test_fit_predict_shapes_and_string_classes():
     assert clf.n_features_in_ == 1 and clf.n_timepoints_ == 64
     proba = clf.predict_proba(X)
     assert proba.shape == (24, 2)
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
     assert set(clf.predict(X)) <= {"fast", "slow"}
     np.testing.assert_array_equal(clf.predict(X), clf.classes_[proba.argmax(1)])
     assert 1 <= clf.best_epoch_ <= len(clf.history_) == 2
@@ -120,7 +120,7 @@ def test_long_series_train_on_windows_and_average():
     clf = TSPulseClassifier(**FAST).fit(X, y)
     proba = clf.predict_proba(X)
     assert proba.shape == (16, 2)
-    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-6)
 
 
 def test_determinism_and_seed_effect():
@@ -253,14 +253,14 @@ PANEL_NOT_TABLE = (
 EXPECTED_FAILED_CHECKS = {
     "check_n_features_in": PANEL_NOT_TABLE,
     "check_n_features_in_after_fitting": PANEL_NOT_TABLE,
-    # Passes its training-accuracy assertion (> 0.83 on blobs, 2 epochs);
+    # Passes its training-accuracy assertion (> 0.83 on blobs);
     # fails at the step that expects predict(X.T) (other length) to raise.
     "check_classifiers_train": PANEL_NOT_TABLE,
 }
 
 
 @parametrize_with_checks(
-    [TSPulseClassifier(pretrained=TINY, max_epochs=2, random_state=0)],
+    [TSPulseClassifier(pretrained=TINY, max_epochs=1, validation_fraction=None, random_state=0)],
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
 )
 def test_sklearn_estimator_checks(estimator, check):
