@@ -8,7 +8,9 @@ al., 2025, section "TSLens"): instead of pooling the tokens, it
 2. mixes channels after every decoder layer (multivariate input only) with
    new layers that start as the identity, so at initialisation the decoder
    output is exactly the pretrained one,
-3. reduces the token width (``d_model -> d_model // reduction``),
+3. reduces the token width (``d_model -> d_model // reduction``) and
+   layer-normalises every reduced token (our addition: it keeps the
+   classifier's inputs on one scale whatever the backbone's output scale),
 4. weighs every patch and register token with a learned, input-dependent
    softmax gate over the token axis (:class:`~sslts.models.layers.GatedAttention`),
 5. flattens the weighted tokens of all channels and classifies them linearly.
@@ -109,6 +111,7 @@ class TSLens(nn.Module):
         )
         width = max(1, d_model // reduction)
         self.reduce = nn.Linear(d_model, width)
+        self.norm = nn.LayerNorm(width)
         self.token_gate = GatedAttention(n_tokens, dim=-2)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(n_channels * n_tokens * width, n_classes)
@@ -124,7 +127,7 @@ class TSLens(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Class logits ``(batch, n_classes)`` from backbone tokens."""
-        h = self.reduce(self.decode(tokens))
+        h = self.norm(self.reduce(self.decode(tokens)))
         # The softmax gate over tokens averages to 1 / n_tokens; rescale so an
         # untrained gate passes the tokens through at their own size.
         h = self.token_gate(h) * h.shape[-2]
