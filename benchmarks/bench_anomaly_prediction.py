@@ -1,0 +1,492 @@
+"""Early-warning anomaly prediction on NASA SMAP/MSL: the MTS-JEPA protocol.
+
+Protocol (MTS-JEPA, Sec. 4.1 and Appendix B.4):
+
+* **Units.** ``SMAP`` and ``MSL``: the shipped channels of each spacecraft
+  (``$SSLTS_DATA_DIR/anomaly/SMAP_MSL``, 5 SMAP and 8 MSL channels) joined in
+  the order of :func:`sslts.data.datasets.list_anomaly_series` (alphabetical),
+  as the paper joins all channels of a spacecraft into one stream. Windows
+  never straddle two channels. Columns constant on the joined training parts
+  are dropped (paper, Appendix B.1). With ``--units channel`` each channel is
+  also a unit on its own; with one or two labelled anomalies per channel that
+  is almost never evaluable, and the script says which and why.
+* **Pretraining** (self-supervised encoders, K-Means, DeepSVDD): on the
+  official training parts (anomaly-free, no labels), once per seed.
+* **Downstream**: on the official test part, non-overlapping 100-point
+  context windows, label = anomaly in the *next* 100 points; 6:2:2
+  chronological split (:func:`sslts.prediction.chronological_split`); the
+  classifier trains on the first part, the threshold maximising F1 is chosen on
+  the second, and window-level F1 / precision / recall (with that threshold) and
+  ROC AUC (raw probabilities) are measured on the third. 5 seeds.
+* **Feasibility.** A unit runs only if its training part holds both classes and
+  its validation part at least one anomalous window; AUC needs at least two
+  windows of each class in the test part and F1 at least one anomalous window.
+  Otherwise the row says why.
+
+Methods (a registry: what is not importable yet is reported and skipped):
+
+``stats_logreg``/``stats_mlp``
+    :class:`~sslts.prediction.WindowStatistics` (mean, std, min, max, slope per
+    column) + logistic regression / the MLP head.
+``minirocket_logreg``
+    sktime MiniRocket features (fitted on the classifier's training windows) +
+    logistic regression.
+``kmeans``/``deepsvdd``
+    :class:`~sslts.anomaly.KMeansAnomalyDetector` / ``DeepSVDDAnomalyDetector``
+    fitted on the training parts; a context window's mean point score (through
+    :class:`~sslts.prediction.WindowScorer`) is the warning score, calibrated by
+    a one-feature logistic regression.
+``tspulse``
+    Frozen shipped ``tspulse-synth`` (:class:`sslts.TSPulseEmbedder`), semantic
+    embedding averaged over columns, + MLP head.
+``mts-jepa``, ``mts-jepa-no-codebook``, ``mts-jepa-no-coarse``, ``lejepa``, ``dino``, ``masked``
+    :class:`sslts.latent.JEPAEmbedder` pretrained on the training parts with a
+    tiny encoder (CPU budget); MTS-JEPA gives the paper's features (code
+    probabilities max-pooled over columns), the others their embedding averaged
+    over columns; + MLP head.
+
+No hyper-parameter is tuned on a test split. Writes
+``benchmarks/results/anomaly_prediction.csv`` (one row per unit, method, seed),
+``anomaly_prediction_summary.csv`` (mean and std per unit and method) and
+``anomaly_prediction.png``.
+
+Run::
+
+    nice -n 5 python benchmarks/bench_anomaly_prediction.py
+    nice -n 5 python benchmarks/bench_anomaly_prediction.py --methods stats_logreg kmeans --seeds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
+from tqdm.auto import tqdm
+
+from sslts.data.datasets import list_anomaly_series, load_smap_msl
+from sslts.prediction import (
+    AnomalyPredictor,
+    WindowScorer,
+    WindowStatistics,
+    chronological_split,
+    make_prediction_windows,
+)
+
+WINDOW = 100
+RATIOS = (0.6, 0.2, 0.2)
+#: AUC on fewer test windows of a class is 0, 0.5 or 1 by construction: not reported.
+MIN_PER_CLASS_FOR_AUC = 2
+
+
+# ------------------------------------------------------------------- data
+@dataclass
+class Unit:
+    """One evaluation stream: pretraining series and the split prediction windows."""
+
+    name: str
+    train_series: list[np.ndarray]  # official training parts, each (C, T_i)
+    train_windows: np.ndarray  # their non-overlapping 100-point windows (n, C, 100)
+    X_fit: np.ndarray  # downstream train + validation context windows
+    y_fit: np.ndarray
+    n_val: int
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+    def counts(self) -> dict[str, int]:
+        n_train = len(self.y_fit) - self.n_val
+        return {
+            "n_train": n_train,
+            "pos_train": int(self.y_fit[:n_train].sum()),
+            "n_val": self.n_val,
+            "pos_val": int(self.y_fit[n_train:].sum()),
+            "n_test": len(self.y_test),
+            "pos_test": int(self.y_test.sum()),
+        }
+
+    def skip_reason(self) -> str:
+        c = self.counts()
+        if c["pos_train"] in (0, c["n_train"]):
+            return f"training part holds one class ({c['pos_train']}/{c['n_train']} positive)"
+        if c["pos_val"] == 0:
+            return f"no anomalous window in the validation part (0/{c['n_val']})"
+        return ""
+
+
+def _make_unit(name: str, channels: list[Any]) -> Unit:
+    train = np.concatenate([ch.train for ch in channels])
+    keep = train.std(axis=0) > 0  # paper: drop columns constant on the training data
+    if not keep.any():
+        raise ValueError("every column is constant on the training part")
+    X_parts, y_parts, windows = [], [], []
+    for ch in channels:
+        X, y = make_prediction_windows(ch.test[:, keep], ch.labels, WINDOW, WINDOW, WINDOW)
+        X_parts.append(X)
+        y_parts.append(y)
+        n = len(ch.train) // WINDOW
+        windows.append(ch.train[: n * WINDOW, keep].T.reshape(keep.sum(), n, WINDOW))
+    X, y = np.concatenate(X_parts), np.concatenate(y_parts)
+    X_tr, X_va, X_te, y_tr, y_va, y_te = chronological_split(X, y, RATIOS)
+    return Unit(
+        name=name,
+        train_series=[ch.train[:, keep].T.astype(np.float32) for ch in channels],
+        train_windows=np.concatenate([np.moveaxis(w, 1, 0) for w in windows]).astype(np.float32),
+        X_fit=np.concatenate([X_tr, X_va]),
+        y_fit=np.concatenate([y_tr, y_va]),
+        n_val=len(y_va),
+        X_test=X_te,
+        y_test=y_te,
+    )
+
+
+def load_units(kinds: list[str]) -> list[Unit]:
+    units = []
+    for craft in ("SMAP", "MSL"):
+        channels = [load_smap_msl(key.split("/")[1]) for key in list_anomaly_series(craft)]
+        if "spacecraft" in kinds:
+            units.append(_make_unit(craft, channels))
+        if "channel" in kinds:
+            for ch in channels:
+                try:
+                    units.append(_make_unit(ch.name, [ch]))
+                except ValueError as err:  # too few windows to split at all
+                    print(f"{ch.name}: not evaluable ({err})")
+    return units
+
+
+# ---------------------------------------------------------------- methods
+def _ablation_checkpoint(args: argparse.Namespace, seed: int, **switches: bool) -> str:
+    """A randomly initialised MTS-JEPA with a component switched off, saved to disk.
+
+    ``JEPAEmbedder`` exposes no ablation parameters; a checkpoint holding an
+    ``MTSJEPA`` model replaces the architecture (its config carries
+    ``use_codebook``/``use_coarse``) and ``fit`` then pretrains it as usual.
+    """
+    import tempfile
+
+    from sslts._torch import seeded
+    from sslts.models import JEPAConfig, MTSJEPA
+    from sslts.pretrained import save_checkpoint
+
+    config = JEPAConfig(
+        context_length=WINDOW, patch_length=20, d_model=args.jepa_d_model, n_layers=2,
+        n_heads=4, **switches,
+    )
+    with seeded(seed):
+        model = MTSJEPA(config)
+    folder = Path(tempfile.mkdtemp(prefix="sslts-ablation-"))
+    return str(save_checkpoint(model, folder / "mtsjepa", family="jepa"))
+
+
+def _jepa(objective: str, features: str = "embedding", **switches: bool) -> Callable:
+    def make(unit: Unit, seed: int, args: argparse.Namespace) -> Any:
+        from sslts.latent import JEPAEmbedder
+
+        extra = {}
+        if switches:
+            extra["pretrained"] = _ablation_checkpoint(args, seed, **switches)
+
+        n_pairs = sum(s.shape[1] // WINDOW - 1 for s in unit.train_series)
+        steps_per_epoch = max(1, -(-n_pairs // args.jepa_batch))
+        emb = JEPAEmbedder(
+            objective=objective,
+            features=features,
+            channel_pooling="mean",
+            context_length=WINDOW,
+            patch_length=20,
+            d_model=args.jepa_d_model,
+            n_layers=2,
+            n_heads=4,
+            max_epochs=max(1, args.jepa_steps // steps_per_epoch),
+            batch_size=args.jepa_batch,
+            device="cpu",
+            random_state=seed,
+            **extra,
+        )
+        return emb.fit(unit.train_series)
+
+    return make
+
+
+def _jepa_available(**switches: bool) -> Callable[[], str]:
+    def check() -> str:
+        try:
+            from sslts.latent import JEPAEmbedder  # noqa: F401
+            from sslts.models import JEPAConfig
+        except ImportError as err:
+            return f"sslts.latent not importable ({err})"
+        missing = set(switches) - set(JEPAConfig.__dataclass_fields__)
+        return f"JEPAConfig has no field(s) {sorted(missing)}" if missing else ""
+
+    return check
+
+
+def _module_available(module: str, name: str) -> Callable[[], str]:
+    def check() -> str:
+        try:
+            getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as err:
+            return f"{module}.{name} not available ({err})"
+        return ""
+
+    return check
+
+
+def _always() -> str:
+    return ""
+
+
+def _stats(unit: Unit, seed: int, args: argparse.Namespace) -> Any:
+    return WindowStatistics()
+
+
+def _minirocket(unit: Unit, seed: int, args: argparse.Namespace) -> Any:
+    from sktime.transformations.panel.rocket import MiniRocketMultivariate
+
+    # Unfitted: AnomalyPredictor fits it on the classifier's training windows,
+    # outside any sklearn Pipeline (sktime's reset() vs sklearn 1.9 callbacks).
+    return MiniRocketMultivariate(random_state=seed)
+
+
+def _detector(name: str) -> Callable:
+    def make(unit: Unit, seed: int, args: argparse.Namespace) -> Any:
+        from sslts import anomaly
+
+        cls = getattr(anomaly, name)
+        params = {"random_state": seed}
+        if name == "DeepSVDDAnomalyDetector":
+            params.update(device="cpu", stride=4)
+        else:
+            params.update(stride=4)
+        return WindowScorer(cls(**params)).fit(unit.train_windows)
+
+    return make
+
+
+def _tspulse(unit: Unit, seed: int, args: argparse.Namespace) -> Any:
+    from sslts import TSPulseEmbedder
+
+    emb = TSPulseEmbedder(pretrained="default", channel_pooling="mean", device="cpu")
+    return emb.fit(unit.train_windows[:2])  # frozen: fit only records the layout
+
+
+# name -> (encoder factory, head, availability check)
+METHODS: dict[str, tuple[Callable, str, Callable[[], str]]] = {
+    "stats_logreg": (_stats, "logistic", _always),
+    "stats_mlp": (_stats, "mlp", _always),
+    "minirocket_logreg": (_minirocket, "logistic", _module_available(
+        "sktime.transformations.panel.rocket", "MiniRocketMultivariate")),
+    "kmeans": (_detector("KMeansAnomalyDetector"), "logistic",
+               _module_available("sslts.anomaly", "KMeansAnomalyDetector")),
+    "deepsvdd": (_detector("DeepSVDDAnomalyDetector"), "logistic",
+                 _module_available("sslts.anomaly", "DeepSVDDAnomalyDetector")),
+    "tspulse": (_tspulse, "mlp", _always),
+    "mts-jepa": (_jepa("mts-jepa", "codes"), "mlp", _jepa_available()),
+    "mts-jepa-no-codebook": (_jepa("mts-jepa", "embedding", use_codebook=False), "mlp",
+                             _jepa_available(use_codebook=False)),
+    "mts-jepa-no-coarse": (_jepa("mts-jepa", "codes", use_coarse=False), "mlp",
+                           _jepa_available(use_coarse=False)),
+    "lejepa": (_jepa("lejepa"), "mlp", _jepa_available()),
+    "dino": (_jepa("dino"), "mlp", _jepa_available()),
+    "masked": (_jepa("masked"), "mlp", _jepa_available()),
+}
+
+
+# ------------------------------------------------------------- evaluation
+def evaluate(unit: Unit, method: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    factory, head, _ = METHODS[method]
+    row: dict[str, Any] = {"unit": unit.name, "method": method, "seed": seed, **unit.counts()}
+    start = time.perf_counter()
+    encoder = factory(unit, seed, args)
+    pretrain_s = time.perf_counter() - start
+    model = AnomalyPredictor(
+        encoder=encoder,
+        classifier=head,
+        validation_fraction=unit.n_val / len(unit.y_fit),
+        random_state=seed,
+    ).fit(unit.X_fit, unit.y_fit)
+    proba = model.predict_proba(unit.X_test)[:, 1]
+    pred = model.predict(unit.X_test)
+    y = unit.y_test
+    note = []
+    if y.any():
+        row.update(
+            f1=f1_score(y, pred, zero_division=0),
+            precision=precision_score(y, pred, zero_division=0),
+            recall=recall_score(y, pred, zero_division=0),
+        )
+    else:
+        note.append("F1 undefined: no anomalous test window")
+    if min(y.sum(), len(y) - y.sum()) >= MIN_PER_CLASS_FOR_AUC:
+        row["auc"] = roc_auc_score(y, proba)
+    else:
+        note.append(
+            f"AUC skipped: test part has {y.sum()} anomalous / {len(y) - y.sum()} normal "
+            f"windows (< {MIN_PER_CLASS_FOR_AUC} of a class)"
+        )
+    row.update(
+        threshold=model.threshold_,
+        val_f1=model.validation_f1_,
+        pretrain_s=round(pretrain_s, 1),
+        total_s=round(time.perf_counter() - start, 1),
+        note="; ".join(note),
+    )
+    return row
+
+
+FIELDS = [
+    "unit", "method", "seed", "f1", "auc", "precision", "recall", "threshold", "val_f1",
+    "n_train", "pos_train", "n_val", "pos_val", "n_test", "pos_test", "pretrain_s",
+    "total_s", "note",
+]
+
+
+def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for unit in dict.fromkeys(r["unit"] for r in rows):
+        for method in dict.fromkeys(r["method"] for r in rows if r["unit"] == unit):
+            sel = [r for r in rows if r["unit"] == unit and r["method"] == method]
+            entry: dict[str, Any] = {"unit": unit, "method": method, "n_seeds": len(sel)}
+            for metric in ("f1", "auc", "precision", "recall"):
+                vals = [r[metric] for r in sel if r.get(metric) not in (None, "")]
+                entry[f"{metric}_mean"] = float(np.mean(vals)) if vals else None
+                entry[f"{metric}_std"] = float(np.std(vals)) if vals else None
+            entry["note"] = sel[0].get("note", "")
+            out.append(entry)
+    return out
+
+
+def _plot(summary: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    units = list(dict.fromkeys(s["unit"] for s in summary if s["auc_mean"] is not None))
+    if not units:
+        return
+    fig, axes = plt.subplots(len(units), 2, figsize=(12, 3.2 * len(units)), squeeze=False)
+    for row, unit in enumerate(units):
+        sel = [s for s in summary if s["unit"] == unit]
+        names = [s["method"] for s in sel]
+        for col, metric in enumerate(("auc", "f1")):
+            ax = axes[row, col]
+            means = [s[f"{metric}_mean"] or 0.0 for s in sel]
+            stds = [s[f"{metric}_std"] or 0.0 for s in sel]
+            ax.bar(range(len(names)), means, yerr=stds, capsize=3,
+                   color=["tab:red" if n == "mts-jepa" else "tab:blue" for n in names])
+            if metric == "auc":
+                ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+            ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+            ax.set_title(f"{unit}: window-level {metric.upper()} (mean ± std over seeds)")
+            ax.set_ylim(0, 1)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _fmt(mean: Any, std: Any) -> str:
+    return "      n/a      " if mean is None else f"{mean:.3f} ± {std:.3f}"
+
+
+def _number(value: str) -> Any:
+    try:
+        return float(value) if "." in value or "e" in value else int(value)
+    except ValueError:
+        return value
+
+
+def _write_rows(rows: list[dict[str, Any]], out: Path) -> None:
+    with open(out.with_suffix(".csv"), "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _run(args: argparse.Namespace, out: Path) -> list[dict[str, Any]]:
+    units = load_units(args.units)
+    rows: list[dict[str, Any]] = []
+    runnable = []
+    for unit in units:
+        reason = unit.skip_reason()
+        if reason:
+            print(f"{unit.name}: skipped, {reason} {unit.counts()}")
+            rows.append({"unit": unit.name, "method": "-", "seed": "-", **unit.counts(),
+                         "note": f"skipped: {reason}"})
+        else:
+            runnable.append(unit)
+    methods = []
+    for method in args.methods:
+        reason = METHODS[method][2]()
+        if reason:
+            print(f"{method}: skipped, {reason}")
+        else:
+            methods.append(method)
+    # method-major, then seed, then unit: an interrupted run still covers every unit
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    jobs = [(u, m, s) for m in methods for s in seeds for u in runnable]
+    for unit, method, seed in tqdm(jobs, desc="unit x method x seed"):
+        try:
+            rows.append(evaluate(unit, method, seed, args))
+        except Exception as err:  # keep the run going; the CSV says what failed
+            rows.append({"unit": unit.name, "method": method, "seed": seed, **unit.counts(),
+                         "note": f"failed: {type(err).__name__}: {err}"})
+            print(f"{unit.name}/{method}/{seed} failed: {err!r}")
+        _write_rows(rows, out)  # written as we go
+    return rows
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--units", nargs="+", default=["spacecraft", "channel"],
+                        choices=["spacecraft", "channel"])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds run are first_seed .. first_seed + seeds - 1")
+    parser.add_argument("--jepa-steps", type=int, default=100,
+                        help="approximate optimisation steps of JEPA pretraining per unit")
+    parser.add_argument("--jepa-batch", type=int, default=32)
+    parser.add_argument("--jepa-d-model", type=int, default=32)
+    parser.add_argument("--out", default="benchmarks/results/anomaly_prediction")
+    parser.add_argument("--combine", nargs="+", metavar="CSV",
+                        help="only summarise and plot the rows of these per-run CSVs "
+                             "(e.g. the JEPA and non-JEPA parts run as two processes)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    if args.combine:
+        rows = []
+        for path in args.combine:
+            with open(path, newline="") as fh:
+                rows += [{k: _number(v) for k, v in r.items() if v != ""} for r in csv.DictReader(fh)]
+        _write_rows(rows, out)
+    else:
+        rows = _run(args, out)
+    done = [r for r in rows if r["method"] != "-" and ("f1" in r or "auc" in r)]
+    summary = summarise(done)
+    with open(out.parent / (out.name + "_summary.csv"), "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(summary[0]) if summary else ["unit"])
+        writer.writeheader()
+        writer.writerows(summary)
+    if summary:
+        _plot(summary, out.with_suffix(".png"))
+
+    print(f"\n{'unit':6s} {'method':22s} {'seeds':>5s} {'F1':>15s} {'AUC':>15s}")
+    for s in summary:
+        print(f"{s['unit']:6s} {s['method']:22s} {s['n_seeds']:5d} "
+              f"{_fmt(s['f1_mean'], s['f1_std']):>15s} {_fmt(s['auc_mean'], s['auc_std']):>15s}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
