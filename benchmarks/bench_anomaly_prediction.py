@@ -54,6 +54,17 @@ Run::
 
     nice -n 5 python benchmarks/bench_anomaly_prediction.py
     nice -n 5 python benchmarks/bench_anomaly_prediction.py --methods stats_logreg kmeans --seeds 2
+
+The stored results were made as three processes (same settings as the first
+command, which runs them in one), then merged::
+
+    B=benchmarks/bench_anomaly_prediction.py
+    python $B --units spacecraft --methods stats_logreg stats_mlp minirocket_logreg \
+        kmeans deepsvdd tspulse --out /tmp/ap/base
+    python $B --units spacecraft --methods mts-jepa lejepa masked dino \
+        mts-jepa-no-coarse mts-jepa-no-codebook --out /tmp/ap/jepa
+    python $B --units channel --methods stats_logreg stats_mlp --out /tmp/ap/channel
+    python $B --combine /tmp/ap/base.csv /tmp/ap/jepa.csv /tmp/ap/channel.csv
 """
 
 from __future__ import annotations
