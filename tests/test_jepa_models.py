@@ -306,3 +306,12 @@ def test_pickle_round_trip_keeps_the_target_branch():
     restored.eval()
     x = windows()
     torch.testing.assert_close(restored.code_features(x), m.eval().code_features(x))
+
+
+def test_encoder_only_checkpoint_round_trip(tmp_path):
+    encoder = model(seed=6).encoder.eval()
+    path = save_checkpoint(encoder, tmp_path / "enc", family="jepa-encoder")
+    loaded = load_checkpoint(path)
+    assert loaded.family == "jepa-encoder" and isinstance(loaded.model, PatchEncoder)
+    x = windows()
+    torch.testing.assert_close(loaded.model.embed(x), encoder.embed(x))

@@ -23,13 +23,13 @@ target branch (encoder + codebook), all around one :class:`PatchEncoder`.
 from __future__ import annotations
 
 import copy
-import dataclasses
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
+from sslts.models._config import ConfigDictMixin
 from sslts.models.layers import RevIN
 
 __all__ = [
@@ -48,7 +48,7 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class JEPAConfig:
+class JEPAConfig(ConfigDictMixin):
     """Architecture, codebook and loss weights of the JEPA models.
 
     Defaults follow the MTS-JEPA paper (Appendix B.2) for the anomaly
@@ -208,19 +208,6 @@ class JEPAConfig:
     def n_patches(self) -> int:
         """Patches per window, ``context_length / patch_length``."""
         return self.context_length // self.patch_length
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form of the configuration."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> JEPAConfig:
-        """Build a configuration, rejecting unknown keys with a clear error."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown JEPA configuration keys: {unknown}")
-        return cls(**values)
 
 
 class EncoderOutput(NamedTuple):

@@ -21,21 +21,21 @@ time)`` gives tokens ``(batch, channels, tokens, d_model)``.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
 from sslts.augment import mixed_mask
+from sslts.models._config import ConfigDictMixin
 from sslts.models.layers import MixerStack, RevIN, mix_token_major
 
 __all__ = ["TSPulseConfig", "TSPulse", "TSPulseOutput", "FFTFeatures"]
 
 
 @dataclass(frozen=True)
-class TSPulseConfig:
+class TSPulseConfig(ConfigDictMixin):
     """Architecture, masking and loss weights of a :class:`TSPulse` model.
 
     The defaults are the "r1-like" configuration of the paper's released
@@ -121,19 +121,6 @@ class TSPulseConfig:
     def n_tokens(self) -> int:
         """Tokens seen by the backbone: time + FFT patches + registers."""
         return 2 * self.n_patches + self.n_registers
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form of the configuration."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TSPulseConfig:
-        """Build a configuration, rejecting unknown keys with a clear error."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown TSPulse configuration keys: {unknown}")
-        return cls(**values)
 
 
 class FFTFeatures(NamedTuple):

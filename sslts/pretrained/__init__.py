@@ -26,7 +26,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from sslts import __version__
-from sslts.models import MTSJEPA, JEPAConfig, TSPulse, TSPulseConfig
+from sslts.models import MTSJEPA, JEPAConfig, PatchEncoder, TSPulse, TSPulseConfig
 
 __all__ = [
     "Checkpoint",
@@ -48,6 +48,7 @@ FORMAT_VERSION = 1
 MODEL_FAMILIES: dict[str, tuple[type, type[torch.nn.Module]]] = {
     "tspulse": (TSPulseConfig, TSPulse),
     "jepa": (JEPAConfig, MTSJEPA),
+    "jepa-encoder": (JEPAConfig, PatchEncoder),
 }
 
 
