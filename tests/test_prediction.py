@@ -9,6 +9,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import f1_score, roc_auc_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from sslts.anomaly import KMeansAnomalyDetector
+from sslts.latent import JEPAEmbedder
 from sslts.prediction import (
     AnomalyPredictor,
     WindowScorer,
@@ -150,11 +152,10 @@ def test_window_scorer_scores_each_window_with_the_detector():
 
 
 def test_window_scorer_with_the_kmeans_detector():
-    anomaly = pytest.importorskip("sslts.anomaly")
     series, labels = make_precursor_series(4_000, random_state=1)
     X, y = make_prediction_windows(series, labels)
     normal = X[y == 0]
-    scorer = WindowScorer(anomaly.KMeansAnomalyDetector(n_clusters=4, random_state=0))
+    scorer = WindowScorer(KMeansAnomalyDetector(n_clusters=4, random_state=0))
     scores = scorer.fit(normal).transform(X)[:, 0]
     assert scores.shape == (len(X),)
     assert roc_auc_score(y, scores) > 0.7  # precursors look abnormal
@@ -264,9 +265,8 @@ def test_predictor_with_tspulse_embedder(precursor_split):
 
 
 def test_predictor_with_pretrained_mts_jepa_codes(precursor_split):
-    latent = pytest.importorskip("sslts.latent")
     X_fit, y_fit, X_test, _ = precursor_split
-    encoder = latent.JEPAEmbedder(
+    encoder = JEPAEmbedder(
         objective="mts-jepa", features="codes", d_model=8, n_layers=1, n_heads=2,
         codebook_size=8, max_epochs=1, device="cpu", random_state=0,
     )
