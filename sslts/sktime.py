@@ -48,6 +48,8 @@ class _SsltsAdapterMixin:
     """
 
     _wrapped_class: type
+    #: Parameter sets of :meth:`get_test_params`, each applied over the tiny model.
+    _test_variants: tuple[dict[str, Any], ...] = ({},)
 
     def reset(self) -> Any:
         """Reset to the post-init state, keeping a scikit-learn parent callback context.
@@ -64,6 +66,23 @@ class _SsltsAdapterMixin:
     def _wrapped(self) -> Any:
         """An unfitted wrapped estimator with the adapter's parameters."""
         return self._wrapped_class(**self.get_params(deep=False))  # type: ignore[attr-defined]
+
+    @classmethod
+    def get_test_params(cls, parameter_set: str = "default") -> list[dict[str, Any]]:
+        """Fast settings for sktime's estimator checks: the 5k-parameter random model.
+
+        Parameters
+        ----------
+        parameter_set : str, default="default"
+            Unused; one set serves every check.
+
+        Returns
+        -------
+        list of dict
+            ``_test_variants``, each on top of the tiny random model on CPU.
+        """
+        tiny = {"pretrained": "tspulse-tiny-random", "device": "cpu", "random_state": 0}
+        return [{**tiny, **variant} for variant in cls._test_variants]
 
 
 def _as_panel(X: Any) -> np.ndarray | list[np.ndarray]:
@@ -117,6 +136,10 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
     """
 
     _wrapped_class = TSPulseEmbedder
+    _test_variants = (
+        {},
+        {"embedding": "both", "channel_pooling": "mean", "finetune_epochs": 1},
+    )
     _tags = {
         **_COMMON_TAGS,
         "scitype:transform-input": "Series",
@@ -163,26 +186,6 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
     def _transform(self, X: Any, y: Any = None) -> pd.DataFrame:
         features = self.embedder_.transform(_as_panel(X))
         return pd.DataFrame(features, columns=self.embedder_.get_feature_names_out())
-
-    @classmethod
-    def get_test_params(cls, parameter_set: str = "default") -> list[dict[str, Any]]:
-        """Fast settings for sktime's estimator checks: the 5k-parameter random model.
-
-        Parameters
-        ----------
-        parameter_set : str, default="default"
-            Unused; one set serves every check.
-
-        Returns
-        -------
-        list of dict
-        """
-        tiny = {"pretrained": "tspulse-tiny-random", "device": "cpu", "random_state": 0}
-        return [
-            tiny,
-            {**tiny, "embedding": "both", "channel_pooling": "mean", "finetune_epochs": 1},
-        ]
-
 
 class TSPulseSktimeClassifier(_SsltsAdapterMixin, BaseClassifier):
     """sktime classifier: fine-tunes TSPulse with a TSLens head.
@@ -233,6 +236,15 @@ class TSPulseSktimeClassifier(_SsltsAdapterMixin, BaseClassifier):
     """
 
     _wrapped_class = TSPulseClassifier
+    _test_variants = (
+        {"max_epochs": 1},
+        {
+            "finetune": "head",
+            "max_epochs": 2,
+            "mask_ratio": 0.0,
+            "validation_fraction": None,
+        },
+    )
     _tags = {
         **_COMMON_TAGS,
         "X_inner_mtype": ["df-list", "numpy3D"],
@@ -280,32 +292,6 @@ class TSPulseSktimeClassifier(_SsltsAdapterMixin, BaseClassifier):
     def _predict_proba(self, X: Any) -> np.ndarray:
         # Both sort the labels, so the columns already follow ``self.classes_``.
         return self.classifier_.predict_proba(_as_panel(X))
-
-    @classmethod
-    def get_test_params(cls, parameter_set: str = "default") -> list[dict[str, Any]]:
-        """Fast settings for sktime's estimator checks: tiny random model, 1-2 epochs.
-
-        Parameters
-        ----------
-        parameter_set : str, default="default"
-            Unused; one set serves every check.
-
-        Returns
-        -------
-        list of dict
-        """
-        tiny = {
-            "pretrained": "tspulse-tiny-random",
-            "max_epochs": 1,
-            "device": "cpu",
-            "random_state": 0,
-        }
-        return [
-            tiny,
-            {**tiny, "finetune": "head", "max_epochs": 2, "mask_ratio": 0.0,
-             "validation_fraction": None},
-        ]
-
 
 class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
     """sktime anomaly detector: TSPulse reconstruction and forecast errors per point.
@@ -372,6 +358,15 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
     """
 
     _wrapped_class = TSPulseAnomalyDetector
+    _test_variants = (
+        {"mode": "time"},
+        {
+            "mode": "ensemble",
+            "smoothing_length": 1,
+            "finetune_epochs": 1,
+            "contamination": 0.05,
+        },
+    )
     _tags = {
         **_COMMON_TAGS,
         "task": "anomaly_detection",
@@ -429,28 +424,3 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
 
     def _transform_scores(self, X: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame({"scores": self._scores(X)}, index=X.index)
-
-    @classmethod
-    def get_test_params(cls, parameter_set: str = "default") -> list[dict[str, Any]]:
-        """Fast settings for sktime's estimator checks: the tiny random model.
-
-        Parameters
-        ----------
-        parameter_set : str, default="default"
-            Unused; one set serves every check.
-
-        Returns
-        -------
-        list of dict
-        """
-        tiny = {"pretrained": "tspulse-tiny-random", "device": "cpu", "random_state": 0}
-        return [
-            {**tiny, "mode": "time"},
-            {
-                **tiny,
-                "mode": "ensemble",
-                "smoothing_length": 1,
-                "finetune_epochs": 1,
-                "contamination": 0.05,
-            },
-        ]
