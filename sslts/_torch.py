@@ -1,15 +1,15 @@
-"""Small torch helpers shared by the estimators: device choice and seeding."""
+"""Small torch helpers shared by the estimators: device choice, seeding, batching."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
-__all__ = ["resolve_device", "seeded", "torch_seed"]
+__all__ = ["resolve_device", "seeded", "tensor_batches", "torch_seed"]
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -41,3 +41,17 @@ def seeded(random_state: int | np.random.RandomState | None) -> Iterator[None]:
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(torch_seed(random_state))
         yield
+
+
+def tensor_batches(
+    arrays: Sequence[np.ndarray], batch_size: int, device: torch.device
+) -> Iterator[tuple[torch.Tensor, ...]]:
+    """Consecutive ``batch_size`` row slices of ``arrays`` as tensors on ``device``.
+
+    Yields one tuple per batch, a tensor (sharing memory with the array on the
+    CPU) for every array in ``arrays``; all arrays must have the same number
+    of rows. The last batch may be shorter.
+    """
+    for start in range(0, len(arrays[0]), batch_size):
+        stop = start + batch_size
+        yield tuple(torch.from_numpy(a[start:stop]).to(device) for a in arrays)

@@ -20,7 +20,7 @@ from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
 from sslts._params import check_choice, check_fraction, check_int, check_positive
-from sslts._torch import resolve_device, seeded
+from sslts._torch import resolve_device, seeded, tensor_batches
 from sslts._validation import Panel, check_panel
 from sslts.data.windows import context_windows, pool_windows
 from sslts.models import TSPulse
@@ -342,9 +342,8 @@ class TSPulseClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         chunks = []
         with torch.inference_mode():
             step = max(self.batch_size, _MIN_PREDICT_BATCH)
-            for start in range(0, len(windows), step):
-                x = torch.from_numpy(windows.values[start : start + step]).to(device)
-                observed = torch.from_numpy(windows.observed[start : start + step]).to(device)
+            arrays = (windows.values, windows.observed)
+            for x, observed in tensor_batches(arrays, step, device):
                 logits = model(x, observed).double()
                 chunks.append(torch.softmax(logits, dim=-1).cpu().numpy())
         proba = pool_windows(np.concatenate(chunks), windows.owner, panel.n_instances)

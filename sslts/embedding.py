@@ -12,7 +12,7 @@ from sklearn.callback import CallbackSupportMixin, with_callbacks
 from sklearn.utils.validation import check_is_fitted
 
 from sslts._params import check_choice, check_int, check_positive
-from sslts._torch import resolve_device, seeded
+from sslts._torch import resolve_device, seeded, tensor_batches
 from sslts._validation import Panel, check_panel
 from sslts.data.windows import context_windows, pool_windows
 from sslts.models import TSPulse
@@ -217,10 +217,8 @@ class TSPulseEmbedder(
         windows = context_windows(panel, model.config.context_length)
         chunks = []
         with torch.inference_mode():
-            for start in range(0, len(windows), self.batch_size):
-                stop = start + self.batch_size
-                x = torch.from_numpy(windows.values[start:stop]).to(device)
-                observed = torch.from_numpy(windows.observed[start:stop]).to(device)
+            arrays = (windows.values, windows.observed)
+            for x, observed in tensor_batches(arrays, self.batch_size, device):
                 emb = model.embed(x, observed, kind=self.embedding)
                 chunks.append(emb.float().cpu().numpy())
         per_channel = pool_windows(np.concatenate(chunks), windows.owner, panel.n_instances)

@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sslts._params import check_choice, check_int, check_positive
-from sslts._torch import resolve_device, seeded
+from sslts._torch import resolve_device, seeded, tensor_batches
 from sslts._validation import Series, check_series
 from sslts.data.windows import SlidingWindows, points_from_windows, sliding_windows
 from sslts.embedding import TSPulseEmbedder
@@ -283,11 +283,13 @@ class TSPulseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         model = self.model_.to(device)
         chunks = []
         with torch.inference_mode():
-            starts = range(0, len(windows), self.batch_size)
-            for start in tqdm(starts, desc="imputing", disable=not self.verbose):
-                stop = start + self.batch_size
-                x = torch.from_numpy(windows.values[start:stop]).to(device)
-                observed = torch.from_numpy(windows.observed[start:stop]).to(device)
+            batches = tensor_batches(
+                (windows.values, windows.observed), self.batch_size, device
+            )
+            n_batches = -(-len(windows) // self.batch_size)
+            for x, observed in tqdm(
+                batches, total=n_batches, desc="imputing", disable=not self.verbose
+            ):
                 out = model(x, observed)
                 if self.reconstruction == "time":
                     scaled = out.time

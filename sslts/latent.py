@@ -31,7 +31,7 @@ from skorch.callbacks import Callback, GradientNormClipping
 from torch import nn
 
 from sslts._params import check_choice, check_int, check_positive
-from sslts._torch import resolve_device, seeded
+from sslts._torch import resolve_device, seeded, tensor_batches
 from sslts._validation import Panel, check_panel
 from sslts.data.windows import context_windows, pool_windows
 from sslts.models import JEPAConfig, MTSJEPA, PatchEncoder
@@ -459,10 +459,8 @@ class JEPAEmbedder(
         windows = context_windows(panel, self.encoder_.config.context_length)
         chunks = []
         with torch.inference_mode():
-            for start in range(0, len(windows), self.batch_size):
-                stop = start + self.batch_size
-                x = torch.from_numpy(windows.values[start:stop]).to(device)
-                observed = torch.from_numpy(windows.observed[start:stop]).to(device)
+            arrays = (windows.values, windows.observed)
+            for x, observed in tensor_batches(arrays, self.batch_size, device):
                 if self.features == "codes":
                     out = model.code_features(x, observed).flatten(1)
                 else:

@@ -12,7 +12,7 @@ from skorch import NeuralNet
 from skorch.callbacks import ProgressBar
 
 from sslts._params import check_int, check_positive
-from sslts._torch import resolve_device, seeded
+from sslts._torch import resolve_device, seeded, tensor_batches
 from sslts._validation import Series
 from sslts.anomaly._base import BaseSeriesDetector, resolve_window
 from sslts.data.windows import SlidingWindows, points_from_windows, sliding_windows
@@ -278,8 +278,7 @@ class DeepSVDDAnomalyDetector(_WindowDetector):
         X = self._flat(windows)
         parts = []
         with torch.inference_mode():
-            for start in range(0, len(X), 4096):
-                batch = torch.from_numpy(X[start : start + 4096]).to(device)
+            for (batch,) in tensor_batches((X,), 4096, device):
                 parts.append(module.distance(batch).double().cpu().numpy())
         module.cpu()
         return np.concatenate(parts).reshape(len(windows), -1)

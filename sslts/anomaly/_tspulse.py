@@ -10,7 +10,7 @@ from scipy.ndimage import uniform_filter1d
 from sklearn.metrics import average_precision_score
 
 from sslts._params import check_choice, check_int, check_positive
-from sslts._torch import resolve_device, seeded
+from sslts._torch import resolve_device, seeded, tensor_batches
 from sslts._validation import Series
 from sslts.anomaly._base import BaseSeriesDetector, robust_scale
 from sslts.data.windows import SlidingWindows, points_from_windows, sliding_windows
@@ -269,11 +269,8 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         masks = torch.stack([patch % _MASK_GROUPS == g for g in range(_MASK_GROUPS)])
         per_batch = max(1, self.batch_size // (_MASK_GROUPS * series.n_channels))
         time_err, fft_err = [], []
-        for start in range(0, len(windows), per_batch):
-            x = torch.from_numpy(windows.values[start : start + per_batch]).to(device)
-            observed = torch.from_numpy(windows.observed[start : start + per_batch]).to(
-                device
-            )
+        arrays = (windows.values, windows.observed)
+        for x, observed in tensor_batches(arrays, per_batch, device):
             n = x.shape[0]
             # every window once per mask group: (groups * n, C, T)
             xs = x.repeat(_MASK_GROUPS, 1, 1)
@@ -313,11 +310,8 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         windows = sliding_windows(Series(values, observed), context + horizon, horizon)
         errors = []
         per_batch = max(1, self.batch_size // channels)
-        for start in range(0, len(windows), per_batch):
-            x = torch.from_numpy(windows.values[start : start + per_batch]).to(device)
-            obs = torch.from_numpy(windows.observed[start : start + per_batch]).to(
-                device
-            )
+        arrays = (windows.values, windows.observed)
+        for x, obs in tensor_batches(arrays, per_batch, device):
             out = model(x[..., :context], obs[..., :context])
             target = (x[..., context:] - out.loc) / out.scale
             err = (target - out.forecast) ** 2 * out.scale**2
