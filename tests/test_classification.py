@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from _checks import panel_expected_failures
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
@@ -242,21 +243,10 @@ def test_sklearn_callbacks_see_and_stop_epochs():
     assert recorder.epochs[-1]["train_loss"] == pytest.approx(clf.history_[-1]["train_loss"])
 
 
-# Genuine exceptions: 2D input is a univariate panel (n_instances,
-# n_timepoints), so n_features_in_ counts channels and other series lengths
-# are accepted at predict time by the length policy (see
-# tests/test_sklearn_compat.py for the same decision on the embedder).
-PANEL_NOT_TABLE = (
-    "2D input is a univariate panel: n_features_in_ counts channels and other "
-    "series lengths are accepted by the length policy"
-)
-EXPECTED_FAILED_CHECKS = {
-    "check_n_features_in": PANEL_NOT_TABLE,
-    "check_n_features_in_after_fitting": PANEL_NOT_TABLE,
-    # Passes its training-accuracy assertion (> 0.83 on blobs);
-    # fails at the step that expects predict(X.T) (other length) to raise.
-    "check_classifiers_train": PANEL_NOT_TABLE,
-}
+# Genuine exceptions: 2D input is a univariate panel (see tests/_checks.py).
+# check_classifiers_train passes its training-accuracy assertion (> 0.83 on
+# blobs) and fails at the step that expects predict(X.T) (other length) to raise.
+EXPECTED_FAILED_CHECKS = panel_expected_failures("check_classifiers_train")
 
 
 @parametrize_with_checks(

@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from _checks import panel_expected_failures
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -189,19 +190,9 @@ def test_sklearn_callbacks_see_epochs_and_can_stop(long_panel):
     assert snapshot.transform(long_panel).shape == (6, 16)
 
 
-# Same design decision as TSPulseEmbedder (see tests/test_sklearn_compat.py): a
-# 2D array is a univariate panel (n_instances, n_timepoints), so
-# n_features_in_ counts channels and other lengths are accepted by the length
-# policy instead of being rejected as a feature-count mismatch.
-PANEL_NOT_TABLE = (
-    "2D input is a univariate panel: n_features_in_ counts channels and other "
-    "series lengths are accepted by the length policy"
-)
-EXPECTED_FAILED_CHECKS = {
-    "check_n_features_in": PANEL_NOT_TABLE,
-    "check_n_features_in_after_fitting": PANEL_NOT_TABLE,
-    "check_transformer_general": PANEL_NOT_TABLE,
-}
+# Same design decision as TSPulseEmbedder: a 2D array is a univariate panel
+# (see tests/_checks.py).
+EXPECTED_FAILED_CHECKS = panel_expected_failures("check_transformer_general")
 
 
 # The checks exercise the estimator contract, which is the same for every

@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+from _checks import panel_expected_failures
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -13,10 +14,6 @@ from sslts.retrieval import TSPulseRetriever
 
 TINY = "tspulse-tiny-random"
 
-PANEL_NOT_TABLE = (
-    "2D input is a univariate panel (columns are time points): n_features_in_ counts "
-    "channels and other series lengths are accepted, as for TSPulseEmbedder"
-)
 
 
 def _retriever(**params) -> TSPulseRetriever:
@@ -25,10 +22,7 @@ def _retriever(**params) -> TSPulseRetriever:
 
 @parametrize_with_checks(
     [_retriever()],
-    expected_failed_checks=lambda est: {
-        "check_n_features_in": PANEL_NOT_TABLE,
-        "check_n_features_in_after_fitting": PANEL_NOT_TABLE,
-    },
+    expected_failed_checks=lambda est: panel_expected_failures(),
 )
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)

@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+from _checks import panel_expected_failures
 from sklearn.callback import ProgressBar
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score
@@ -15,23 +16,10 @@ from sslts import TSPulseEmbedder
 
 TINY = "tspulse-tiny-random"
 
-# Genuine exceptions, all from one design decision: a 2D array is a univariate
-# *panel* (n_instances, n_timepoints), so its columns are time points, not
-# features. ``n_features_in_`` counts channels (1 here), and series of another
-# length are accepted at transform time by the documented length policy
-# (sslts.data.windows) instead of being rejected as a feature-count mismatch.
-# Channel-count mismatches are rejected; see test_validation/test_embedding.
-PANEL_NOT_TABLE = (
-    "2D input is a univariate panel: n_features_in_ counts channels and other "
-    "series lengths are accepted by the length policy"
-)
-EXPECTED_FAILED_CHECKS = {
-    "check_n_features_in": PANEL_NOT_TABLE,
-    "check_n_features_in_after_fitting": PANEL_NOT_TABLE,
-    # Only the last step of this check (transform on X[:, :-1] must raise)
-    # fails; every earlier step of it passes.
-    "check_transformer_general": PANEL_NOT_TABLE,
-}
+# Genuine exceptions, all from one design decision (see tests/_checks.py): a 2D
+# array is a univariate panel. Of check_transformer_general only the last step
+# (transform on X[:, :-1] must raise) fails; every earlier step of it passes.
+EXPECTED_FAILED_CHECKS = panel_expected_failures("check_transformer_general")
 
 
 @parametrize_with_checks(
