@@ -427,7 +427,31 @@ class SoftCodebook(nn.Module):
         return CodebookOutput(probabilities, probabilities @ self.prototypes)
 
 
-class FinePredictor(nn.Module):
+class _CodeSequencePredictor(nn.Module):
+    """Shared front of the predictors: embed the context code sequence, add positions.
+
+    Codes (or latents when there is no codebook) are projected to
+    ``predictor_dim`` and a learned position vector is added per patch.
+
+    Parameters
+    ----------
+    config : JEPAConfig
+    """
+
+    def __init__(self, config: JEPAConfig) -> None:
+        super().__init__()
+        width = config.predictor_dim
+        source = config.codebook_size if config.use_codebook else config.d_model
+        self.input = nn.Linear(source, width)
+        self.position = nn.Parameter(torch.randn(config.n_patches, width) * 0.02)
+
+    def _embed(self, codes: torch.Tensor) -> torch.Tensor:
+        """``(..., P, K or D)`` -> ``(prod(...), P, predictor_dim)``."""
+        *_, n, width = codes.shape
+        return self.input(codes.reshape(-1, n, width)) + self.position[:n]
+
+
+class FinePredictor(_CodeSequencePredictor):
     """Patch-level predictor: context code sequence -> target window, patch by patch.
 
     A Transformer over the ``n_patches`` context codes (or latents when there
@@ -440,12 +464,9 @@ class FinePredictor(nn.Module):
     """
 
     def __init__(self, config: JEPAConfig) -> None:
-        super().__init__()
+        super().__init__(config)
         cfg = config
         width = cfg.predictor_dim
-        source = cfg.codebook_size if cfg.use_codebook else cfg.d_model
-        self.input = nn.Linear(source, width)
-        self.position = nn.Parameter(torch.randn(cfg.n_patches, width) * 0.02)
         self.transformer = _transformer(
             width, cfg.predictor_heads, cfg.predictor_layers, cfg.expansion, cfg.dropout
         )
@@ -454,14 +475,12 @@ class FinePredictor(nn.Module):
 
     def forward(self, codes: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
         """``(..., P, K or D)`` -> ``(logits (..., P, K) or None, latents (..., P, D))``."""
-        *leading, n, width = codes.shape
-        h = self.input(codes.reshape(-1, n, width)) + self.position[:n]
-        h = self.transformer(h).view(*leading, n, -1)
+        h = self.transformer(self._embed(codes)).view(*codes.shape[:-1], -1)
         logits = None if self.code_head is None else self.code_head(h)
         return logits, self.latent_head(h)
 
 
-class CoarsePredictor(nn.Module):
+class CoarsePredictor(_CodeSequencePredictor):
     """Window-level predictor (paper Eq. 4): a learnable query cross-attends to the codes.
 
     A 2-layer Transformer decoder whose one target token is the learned
@@ -475,12 +494,9 @@ class CoarsePredictor(nn.Module):
     """
 
     def __init__(self, config: JEPAConfig) -> None:
-        super().__init__()
+        super().__init__(config)
         cfg = config
         width = cfg.predictor_dim
-        source = cfg.codebook_size if cfg.use_codebook else cfg.d_model
-        self.input = nn.Linear(source, width)
-        self.position = nn.Parameter(torch.randn(cfg.n_patches, width) * 0.02)
         self.query = nn.Parameter(torch.randn(1, width) * 0.02)
         layer = nn.TransformerDecoderLayer(
             width,
@@ -498,11 +514,10 @@ class CoarsePredictor(nn.Module):
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         """``(..., P, K or D)`` -> ``(..., K or D)``."""
-        *leading, n, width = codes.shape
-        memory = self.input(codes.reshape(-1, n, width)) + self.position[:n]
+        memory = self._embed(codes)
         query = self.query.expand(memory.shape[0], 1, -1)
         out = self.decoder(query, memory)[:, 0]
-        return self.head(out).view(*leading, -1)
+        return self.head(out).view(*codes.shape[:-2], -1)
 
 
 class PatchDecoder(nn.Module):
