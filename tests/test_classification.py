@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from _callbacks import EpochRecorder
 from _checks import panel_expected_failures
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -212,32 +213,9 @@ def test_grid_search():
     assert search.predict(X).shape == (24,)
 
 
-class _EpochRecorder:
-    """A minimal scikit-learn FitCallback recording epochs; may ask to stop."""
-
-    def __init__(self, stop_after=None):
-        self.stop_after = stop_after
-        self.epochs = []
-
-    def setup(self, estimator, context):
-        pass
-
-    def teardown(self, estimator, context):
-        pass
-
-    def on_fit_task_begin(self, estimator, context, **kwargs):
-        pass
-
-    def on_fit_task_end(self, estimator, context, *, metadata=None, **kwargs):
-        if context.task_name != "epoch":
-            return False
-        self.epochs.append(metadata)
-        return self.stop_after is not None and len(self.epochs) >= self.stop_after
-
-
 def test_sklearn_callbacks_see_and_stop_epochs():
     X, y = _two_class(n=24)
-    recorder = _EpochRecorder(stop_after=2)
+    recorder = EpochRecorder(stop_after=2)
     clf = TSPulseClassifier(**{**FAST, "max_epochs": 5}).set_callbacks(recorder).fit(X, y)
     assert len(recorder.epochs) == 2 and len(clf.history_) == 2
     assert recorder.epochs[-1]["train_loss"] == pytest.approx(clf.history_[-1]["train_loss"])

@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from _callbacks import EpochRecorder
 from _checks import panel_expected_failures
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -158,36 +159,12 @@ def test_clone_and_pickle_round_trip(long_panel):
     assert cloned.get_params() == emb.get_params() and not hasattr(cloned, "model_")
 
 
-class _EpochRecorder:
-    """A minimal scikit-learn fit callback that records epoch subtasks and can stop."""
-
-    def __init__(self, stop_after=None):
-        self.stop_after = stop_after
-        self.epochs = []
-
-    def setup(self, estimator, context):
-        pass
-
-    def teardown(self, estimator, context):
-        pass
-
-    def on_fit_task_begin(self, estimator, context, **kwargs):
-        pass
-
-    def on_fit_task_end(self, estimator, context, *, metadata=None, fitted_estimator=None, **kwargs):
-        if context.task_name != "epoch":
-            return False
-        self.epochs.append((metadata, fitted_estimator))
-        return self.stop_after is not None and len(self.epochs) >= self.stop_after
-
-
 def test_sklearn_callbacks_see_epochs_and_can_stop(long_panel):
-    recorder = _EpochRecorder(stop_after=2)
+    recorder = EpochRecorder(stop_after=2)
     emb = tiny(objective="masked", max_epochs=5).set_callbacks(recorder).fit(long_panel)
     assert len(recorder.epochs) == 2 and len(emb.history_) == 2
-    metadata, snapshot = recorder.epochs[-1]
-    assert metadata["train_loss"] == pytest.approx(emb.history_[-1]["train_loss"])
-    assert snapshot.transform(long_panel).shape == (6, 16)
+    assert recorder.epochs[-1]["train_loss"] == pytest.approx(emb.history_[-1]["train_loss"])
+    assert recorder.snapshots[-1].transform(long_panel).shape == (6, 16)
 
 
 # Same design decision as TSPulseEmbedder: a 2D array is a univariate panel

@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+from _callbacks import EpochRecorder
 from _checks import panel_expected_failures
 from sklearn.callback import ProgressBar
 from sklearn.linear_model import LogisticRegression
@@ -76,33 +77,8 @@ def test_cross_val_score_in_parallel(gunpoint):
     assert parallel.mean() > 0.5
 
 
-class _EpochRecorder:
-    """A minimal FitCallback that records epoch tasks and can ask to stop."""
-
-    def __init__(self, stop_after=None):
-        self.stop_after = stop_after
-        self.epochs = []
-        self.snapshots = []
-
-    def setup(self, estimator, context):
-        pass
-
-    def teardown(self, estimator, context):
-        pass
-
-    def on_fit_task_begin(self, estimator, context, **kwargs):
-        pass
-
-    def on_fit_task_end(self, estimator, context, *, metadata=None, fitted_estimator=None, **kwargs):
-        if context.task_name != "epoch":
-            return False
-        self.epochs.append(metadata)
-        self.snapshots.append(fitted_estimator)
-        return self.stop_after is not None and len(self.epochs) >= self.stop_after
-
-
 def test_finetuning_epochs_reach_sklearn_callbacks(panel):
-    recorder = _EpochRecorder()
+    recorder = EpochRecorder()
     emb = TSPulseEmbedder(pretrained=TINY, finetune_epochs=3, batch_size=8, random_state=0)
     emb.set_callbacks(recorder).fit(panel)
     assert len(recorder.epochs) == 3
@@ -112,7 +88,7 @@ def test_finetuning_epochs_reach_sklearn_callbacks(panel):
 
 
 def test_sklearn_callback_can_stop_finetuning(panel):
-    recorder = _EpochRecorder(stop_after=2)
+    recorder = EpochRecorder(stop_after=2)
     emb = TSPulseEmbedder(pretrained=TINY, finetune_epochs=10, batch_size=8, random_state=0)
     emb.set_callbacks(recorder).fit(panel)
     assert len(emb.finetune_history_) == 2
