@@ -62,12 +62,10 @@ from sslts.data.datasets import list_anomaly_series, load_anomaly_series, load_s
 from sslts.models import MTSJEPA, JEPAConfig
 from sslts.objectives import MTSJEPALosses, MTSJEPAObjective
 from sslts.training import (
-    CollapseMonitor,
-    EMATarget,
-    ObjectiveProgress,
     PretrainNet,
     code_usage_entropy,
     effective_rank,
+    mtsjepa_callbacks,
     pretrain_callbacks,
     top_code_probability,
 )
@@ -135,19 +133,7 @@ def train(cfg: JEPAConfig, data: dict[str, np.ndarray], epochs: int, seed: int) 
     callbacks = pretrain_callbacks(
         MTSJEPALosses._fields[1:],
         max_epochs=epochs,
-        extra=[
-            (
-                "ema",
-                EMATarget(
-                    ("encoder", "codebook"),
-                    ("target_encoder", "target_codebook"),
-                    decay=cfg.ema_decay,
-                ),
-            ),
-            ("progress", ObjectiveProgress()),
-            ("clip", GradientNormClipping(0.5)),
-            ("collapse", CollapseMonitor()),
-        ],
+        extra=[("clip", GradientNormClipping(0.5)), *mtsjepa_callbacks(cfg.ema_decay)],
     )
     torch.manual_seed(seed)
     net = PretrainNet(

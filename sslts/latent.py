@@ -43,9 +43,9 @@ from sslts.pretrained import load_checkpoint
 from sslts.training import (
     CollapseMonitor,
     EMATarget,
-    ObjectiveProgress,
     PretrainNet,
     SklearnCallbackBridge,
+    mtsjepa_callbacks,
     pretrain_callbacks,
 )
 
@@ -374,18 +374,7 @@ class JEPAEmbedder(
                 ("collapse", CollapseMonitor(probabilities=_first_teacher, embeddings=None)),
             ]
         elif self.objective == "mts-jepa":
-            callbacks += [
-                (
-                    "ema",
-                    EMATarget(
-                        ("encoder", "codebook"),
-                        ("target_encoder", "target_codebook"),
-                        decay=module.config.ema_decay,
-                    ),
-                ),
-                ("progress", ObjectiveProgress()),
-                ("collapse", CollapseMonitor()),
-            ]
+            callbacks += mtsjepa_callbacks(module.config.ema_decay)
         elif self.objective == "lejepa":
             callbacks.append(("collapse", CollapseMonitor(probabilities=None, embeddings="z1")))
         return callbacks

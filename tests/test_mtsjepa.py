@@ -13,12 +13,11 @@ from sslts.models import MTSJEPA, JEPAConfig
 from sslts.objectives import MTSJEPALosses, MTSJEPAObjective
 from sslts.training import (
     CollapseMonitor,
-    EMATarget,
-    ObjectiveProgress,
     PretrainNet,
     code_usage_entropy,
     effective_rank,
     ema_update,
+    mtsjepa_callbacks,
     pretrain_callbacks,
     top_code_probability,
 )
@@ -65,19 +64,7 @@ def make_net(cfg: JEPAConfig, max_epochs: int, lr: float = 2e-3, **kwargs) -> Pr
     callbacks = pretrain_callbacks(
         MTSJEPALosses._fields[1:],
         max_epochs=max_epochs,
-        extra=[
-            (
-                "ema",
-                EMATarget(
-                    ("encoder", "codebook"),
-                    ("target_encoder", "target_codebook"),
-                    decay=0.99,
-                ),
-            ),
-            ("progress", ObjectiveProgress()),
-            ("clip", GradientNormClipping(0.5)),
-            ("collapse", CollapseMonitor()),
-        ],
+        extra=[("clip", GradientNormClipping(0.5)), *mtsjepa_callbacks(decay=0.99)],
     )
     return PretrainNet(
         MTSJEPA,

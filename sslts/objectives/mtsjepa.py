@@ -97,8 +97,7 @@ class MTSJEPAObjective:
     >>> import numpy as np
     >>> from skorch.callbacks import GradientNormClipping
     >>> from sslts.models import JEPAConfig, MTSJEPA
-    >>> from sslts.training import (CollapseMonitor, EMATarget, ObjectiveProgress,
-    ...                             PretrainNet, pretrain_callbacks)
+    >>> from sslts.training import PretrainNet, mtsjepa_callbacks, pretrain_callbacks
     >>> cfg = JEPAConfig(context_length=40, patch_length=10, d_model=16, n_layers=1,
     ...                  n_heads=2, codebook_size=8, predictor_dim=16,
     ...                  predictor_layers=1, predictor_heads=2)
@@ -107,12 +106,7 @@ class MTSJEPAObjective:
     >>> X = {"x": windows[:-1], "x_next": windows[1:]}
     >>> callbacks = pretrain_callbacks(
     ...     MTSJEPALosses._fields[1:], max_epochs=2,
-    ...     extra=[("ema", EMATarget(("encoder", "codebook"),
-    ...                              ("target_encoder", "target_codebook"),
-    ...                              decay=cfg.ema_decay)),
-    ...            ("progress", ObjectiveProgress()),
-    ...            ("clip", GradientNormClipping(0.5)),
-    ...            ("collapse", CollapseMonitor())])
+    ...     extra=[("clip", GradientNormClipping(0.5)), *mtsjepa_callbacks(cfg.ema_decay)])
     >>> net = PretrainNet(MTSJEPA, module__config=cfg, criterion=MTSJEPAObjective,
     ...                   criterion__config=cfg, max_epochs=2, batch_size=16, lr=5e-4,
     ...                   callbacks=callbacks, verbose=0)

@@ -30,3 +30,6 @@ __all__ = [
 from sslts.training.finetune import finetune_history, finetune_tspulse
 
 __all__ += ["finetune_history", "finetune_tspulse"]
+from sslts.training.net import mtsjepa_callbacks
+
+__all__ += ["mtsjepa_callbacks"]

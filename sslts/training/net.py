@@ -10,7 +10,10 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping, LRScheduler, PassthroughScoring, ProgressBar
 from skorch.utils import to_tensor
 
-__all__ = ["PretrainNet", "pretrain_callbacks"]
+from sslts.training.ema import EMATarget, ObjectiveProgress
+from sslts.training.monitoring import CollapseMonitor
+
+__all__ = ["PretrainNet", "mtsjepa_callbacks", "pretrain_callbacks"]
 
 
 class PretrainNet(NeuralNet):
@@ -98,3 +101,33 @@ def pretrain_callbacks(
         callbacks.append(("progress", ProgressBar()))
     callbacks.extend(extra or [])
     return callbacks
+
+
+def mtsjepa_callbacks(decay: float) -> list[tuple[str, Callback]]:
+    """The callbacks MTS-JEPA training needs besides :func:`pretrain_callbacks`.
+
+    An EMA of the online encoder and codebook into their targets after every
+    step (``decay``), the training progress handed to the objective (it
+    anneals the reconstruction weight), and collapse monitoring of the codes
+    and tokens. Pass them as ``extra`` of :func:`pretrain_callbacks`.
+
+    Parameters
+    ----------
+    decay : float
+        EMA decay of the target branch, usually ``JEPAConfig.ema_decay``.
+
+    Returns
+    -------
+    list of (str, Callback)
+        Named ``"ema"``, ``"progress"`` and ``"collapse"``.
+    """
+    return [
+        (
+            "ema",
+            EMATarget(
+                ("encoder", "codebook"), ("target_encoder", "target_codebook"), decay=decay
+            ),
+        ),
+        ("progress", ObjectiveProgress()),
+        ("collapse", CollapseMonitor()),
+    ]
