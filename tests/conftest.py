@@ -45,3 +45,15 @@ def gunpoint():
     X_train, y_train = load_gunpoint(split="train", return_type="numpy3D")
     X_test, y_test = load_gunpoint(split="test", return_type="numpy3D")
     return X_train, y_train, X_test, y_test
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module of many tiny fits, where thread start-up dominates.
+
+    Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

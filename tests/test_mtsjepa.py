@@ -85,13 +85,7 @@ def fit(cfg: JEPAConfig, max_epochs: int, seed: int = 0, data=None) -> PretrainN
     return make_net(cfg, max_epochs).fit(toy_pairs() if data is None else data)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models train much faster (and far more steadily on a busy machine) on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

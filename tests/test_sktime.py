@@ -31,13 +31,7 @@ ADAPTERS = {
 TINY = {"pretrained": "tspulse-tiny-random", "device": "cpu", "random_state": 0}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The checks run hundreds of tiny fits: thread start-up would dominate them."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("adapter", list(ADAPTERS), ids=lambda cls: cls.__name__)

@@ -36,7 +36,7 @@ class PretrainNet(NeuralNet):
     >>> cfg = TSPulseConfig(context_length=32, n_layers=1, n_decoder_layers=1,
     ...                     n_registers=2, forecast_length=4)
     >>> net = PretrainNet(TSPulse, module__config=cfg, criterion=TSPulseObjective,
-    ...                   criterion__config=cfg, max_epochs=2, batch_size=8)
+    ...                   criterion__config=cfg, max_epochs=2, batch_size=8, verbose=0)
     >>> X = {"x": np.random.default_rng(0).normal(size=(16, 1, 36)).astype("float32")}
     >>> len(net.fit(X).history)
     2
