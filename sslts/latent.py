@@ -166,6 +166,10 @@ class JEPAEmbedder(
         Attention heads (``d_model`` must be a multiple).
     codebook_size : int, default=128
         MTS-JEPA codes (ignored by the other objectives).
+    use_codebook, use_coarse : bool, default=True
+        MTS-JEPA ablations: ``use_codebook=False`` predicts latents directly
+        (no soft codebook, so no ``features="codes"``), ``use_coarse=False``
+        drops the coarse branch. Only ``objective="mts-jepa"`` has them.
     max_epochs : int, default=20
         Pretraining epochs over the windows of ``X``; 0 keeps the initial
         encoder.
@@ -225,6 +229,8 @@ class JEPAEmbedder(
         n_layers: int = 2,
         n_heads: int = 4,
         codebook_size: int = 128,
+        use_codebook: bool = True,
+        use_coarse: bool = True,
         max_epochs: int = 20,
         lr: float = 1e-3,
         batch_size: int = 64,
@@ -242,6 +248,8 @@ class JEPAEmbedder(
         self.n_layers = n_layers
         self.n_heads = n_heads
         self.codebook_size = codebook_size
+        self.use_codebook = use_codebook
+        self.use_coarse = use_coarse
         self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
@@ -267,10 +275,22 @@ class JEPAEmbedder(
         check_int("max_epochs", self.max_epochs, 0)
         check_int("batch_size", self.batch_size, 1)
         check_positive("lr", self.lr)
-        if self.features == "codes" and self.objective != "mts-jepa":
+        for name in ("use_codebook", "use_coarse"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        ablated = not (self.use_codebook and self.use_coarse)
+        if ablated and self.objective != "mts-jepa":
             raise ValueError(
-                f"features='codes' needs objective='mts-jepa' (a codebook), "
+                "use_codebook=False / use_coarse=False are MTS-JEPA ablations; "
                 f"got objective={self.objective!r}"
+            )
+        if self.features == "codes" and not (
+            self.objective == "mts-jepa" and self.use_codebook
+        ):
+            raise ValueError(
+                f"features='codes' needs objective='mts-jepa' with use_codebook=True "
+                f"(a codebook), got objective={self.objective!r}, "
+                f"use_codebook={self.use_codebook!r}"
             )
 
     def _config(self) -> JEPAConfig:
@@ -281,6 +301,8 @@ class JEPAEmbedder(
             n_layers=self.n_layers,
             n_heads=self.n_heads,
             codebook_size=self.codebook_size,
+            use_codebook=self.use_codebook,
+            use_coarse=self.use_coarse,
         )
 
     def _initial_module(self) -> nn.Module:

@@ -64,6 +64,17 @@ def test_mts_jepa_code_features(long_panel):
     assert "code_top_probability" in emb.history_[0]
 
 
+@pytest.mark.parametrize("ablation", [{"use_codebook": False}, {"use_coarse": False}])
+def test_mts_jepa_ablations_build_the_ablated_model(ablation, long_panel):
+    emb = tiny(objective="mts-jepa", **ablation).fit(long_panel)
+    (name, value), = ablation.items()
+    assert getattr(emb.model_.config, name) is value
+    part = {"use_codebook": "codebook", "use_coarse": "coarse_predictor"}[name]
+    assert getattr(emb.model_, part) is None
+    assert getattr(tiny(objective="mts-jepa").fit(long_panel).model_, part) is not None
+    assert emb.transform(long_panel).shape == (6, 2 * 8)
+
+
 def test_next_window_pairs(long_panel):
     panel = check_panel(long_panel, estimator=JEPAEmbedder(), reset=True)
     pairs = next_window_pairs(panel, 16)
@@ -136,6 +147,12 @@ def test_unfitted_and_channel_mismatch(long_panel):
         ({"objective": "simclr"}, "objective must be one of"),
         ({"features": "tokens"}, "features must be one of"),
         ({"features": "codes", "objective": "lejepa"}, "features='codes' needs"),
+        (
+            {"features": "codes", "objective": "mts-jepa", "use_codebook": False},
+            "features='codes' needs",
+        ),
+        ({"use_coarse": False, "objective": "dino"}, "are MTS-JEPA ablations"),
+        ({"use_codebook": 0, "objective": "mts-jepa"}, "use_codebook must be True or False"),
         ({"channel_pooling": "max"}, "channel_pooling must be one of"),
         ({"max_epochs": -1}, "max_epochs must be an integer"),
         ({"batch_size": 0}, "batch_size must be an integer"),
