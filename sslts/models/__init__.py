@@ -1,9 +1,11 @@
 """Pure-torch models: no scikit-learn in here."""
 
-from sslts.models.tspulse import TSPulse, TSPulseConfig, TSPulseOutput
+from sslts.models.deepsvdd import DeepSVDDNetwork
+from sslts.models.heads import ChannelMixer, TSLens, TSPulseForClassification
 from sslts.models.jepa import (
-    CodebookOutput,
+    coarse_view,
     CoarsePredictor,
+    CodebookOutput,
     EncoderOutput,
     FinePredictor,
     JEPAConfig,
@@ -12,16 +14,17 @@ from sslts.models.jepa import (
     PatchDecoder,
     PatchEncoder,
     SoftCodebook,
-    coarse_view,
 )
-from sslts.models.heads import ChannelMixer, TSLens, TSPulseForClassification
+from sslts.models.latent_heads import DINOHead, PatchReconstructionHead, ProjectionHead
+from sslts.models.tspulse import TSPulse, TSPulseConfig, TSPulseOutput
 
 __all__ = [
-    "TSPulse",
-    "TSPulseConfig",
-    "TSPulseOutput",
-    "CodebookOutput",
+    "ChannelMixer",
+    "coarse_view",
     "CoarsePredictor",
+    "CodebookOutput",
+    "DeepSVDDNetwork",
+    "DINOHead",
     "EncoderOutput",
     "FinePredictor",
     "JEPAConfig",
@@ -29,15 +32,12 @@ __all__ = [
     "MTSJEPAOutput",
     "PatchDecoder",
     "PatchEncoder",
+    "PatchReconstructionHead",
+    "ProjectionHead",
     "SoftCodebook",
-    "coarse_view",
-    "ChannelMixer",
     "TSLens",
+    "TSPulse",
+    "TSPulseConfig",
     "TSPulseForClassification",
+    "TSPulseOutput",
 ]
-from sslts.models.latent_heads import DINOHead, PatchReconstructionHead, ProjectionHead
-
-__all__ += ["DINOHead", "PatchReconstructionHead", "ProjectionHead"]
-from sslts.models.deepsvdd import DeepSVDDNetwork
-
-__all__ += ["DeepSVDDNetwork"]

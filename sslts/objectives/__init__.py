@@ -1,22 +1,5 @@
 """Self-supervised objectives: one module per objective, each a plain callable."""
 
-from sslts.objectives.tspulse import TSPulseLosses, TSPulseObjective
-from sslts.objectives.mtsjepa import MTSJEPALosses, MTSJEPAObjective
-
-__all__ = [
-    "TSPulseLosses",
-    "TSPulseObjective",
-    "MTSJEPALosses",
-    "MTSJEPAObjective",
-]
-from sslts.objectives.lejepa import (
-    SIGREG_NORMAL_MEAN,
-    LeJEPA,
-    LeJEPALosses,
-    LeJEPAObjective,
-    LeJEPAOutput,
-    sigreg,
-)
 from sslts.objectives.dino import (
     DINO,
     DINOBranch,
@@ -25,6 +8,14 @@ from sslts.objectives.dino import (
     DINOOutput,
     teacher_targets,
 )
+from sslts.objectives.lejepa import (
+    LeJEPA,
+    LeJEPALosses,
+    LeJEPAObjective,
+    LeJEPAOutput,
+    sigreg,
+    SIGREG_NORMAL_MEAN,
+)
 from sslts.objectives.masked import (
     MaskedLosses,
     MaskedObjective,
@@ -32,23 +23,29 @@ from sslts.objectives.masked import (
     MaskedPatchModel,
     patch_mask,
 )
+from sslts.objectives.mtsjepa import MTSJEPALosses, MTSJEPAObjective
+from sslts.objectives.tspulse import TSPulseLosses, TSPulseObjective
 
-__all__ += [
-    "SIGREG_NORMAL_MEAN",
-    "LeJEPA",
-    "LeJEPALosses",
-    "LeJEPAObjective",
-    "LeJEPAOutput",
-    "sigreg",
+__all__ = [
     "DINO",
     "DINOBranch",
     "DINOLosses",
     "DINOObjective",
     "DINOOutput",
-    "teacher_targets",
+    "LeJEPA",
+    "LeJEPALosses",
+    "LeJEPAObjective",
+    "LeJEPAOutput",
     "MaskedLosses",
     "MaskedObjective",
     "MaskedOutput",
     "MaskedPatchModel",
+    "MTSJEPALosses",
+    "MTSJEPAObjective",
     "patch_mask",
+    "sigreg",
+    "SIGREG_NORMAL_MEAN",
+    "teacher_targets",
+    "TSPulseLosses",
+    "TSPulseObjective",
 ]

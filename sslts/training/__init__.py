@@ -1,35 +1,33 @@
 """skorch training wrappers around the pure-torch models, and resumable pretraining."""
 
 from sslts.training.callbacks import SklearnCallbackBridge, StepProgress, WarmupCosineLR
-from sslts.training.net import PretrainNet, pretrain_callbacks
-from sslts.training.pretrain import PretrainResult, pretrain
-from sslts.training.ema import EMATarget, ObjectiveProgress, ema_update
+from sslts.training.ema import ema_update, EMATarget, ObjectiveProgress
+from sslts.training.finetune import finetune_history, finetune_tspulse
 from sslts.training.monitoring import (
-    CollapseMonitor,
     code_usage_entropy,
+    CollapseMonitor,
     effective_rank,
     top_code_probability,
 )
+from sslts.training.net import mtsjepa_callbacks, pretrain_callbacks, PretrainNet
+from sslts.training.pretrain import pretrain, PretrainResult
 
 __all__ = [
+    "code_usage_entropy",
+    "CollapseMonitor",
+    "effective_rank",
+    "ema_update",
+    "EMATarget",
+    "finetune_history",
+    "finetune_tspulse",
+    "mtsjepa_callbacks",
+    "ObjectiveProgress",
+    "pretrain",
+    "pretrain_callbacks",
     "PretrainNet",
     "PretrainResult",
     "SklearnCallbackBridge",
     "StepProgress",
-    "WarmupCosineLR",
-    "pretrain",
-    "pretrain_callbacks",
-    "CollapseMonitor",
-    "EMATarget",
-    "ObjectiveProgress",
-    "code_usage_entropy",
-    "effective_rank",
-    "ema_update",
     "top_code_probability",
+    "WarmupCosineLR",
 ]
-from sslts.training.finetune import finetune_history, finetune_tspulse
-
-__all__ += ["finetune_history", "finetune_tspulse"]
-from sslts.training.net import mtsjepa_callbacks
-
-__all__ += ["mtsjepa_callbacks"]
