@@ -15,7 +15,9 @@ One run scores every series with every method under the protocol of
   ``find_length_rank``).
 
 Methods: ``TSPulseAnomalyDetector`` zero-shot with the shipped weights in the modes
-``time``, ``fft``, ``forecast`` and ``ensemble`` (``triangulation`` needs labelled
+``time``, ``fft``, ``forecast``, ``ensemble``, ``embedding`` and ``hybrid`` (its
+design chosen beforehand on other NAB series, ``dev_anomaly_embedding.py``;
+``triangulation`` needs labelled
 fit data; the train parts hold no anomaly, so it would equal ``ensemble``), the
 library's ``KMeansAnomalyDetector`` and ``DeepSVDDAnomalyDetector``, and two
 classical detectors defined here on sliding windows (window = estimated period of
@@ -30,12 +32,15 @@ No hyper-parameter is tuned on the scored series; all are fixed defaults.
 
 Writes ``<out>.csv`` (one row per series and method), ``<out>_summary.csv`` (mean per
 panel and method), ``<out>_vs_anchors.csv`` (our classical means next to the
-anchors' ones on the same series) and ``<out>.png``.
+anchors' ones on the same series) and ``<out>.png``. With ``--merge``, the rows of
+an earlier ``<out>.csv`` for methods not run now are kept, so one method can be added
+or re-run without running the others again.
 
 Run::
 
     nice -n 5 python benchmarks/bench_anomaly.py
     python benchmarks/bench_anomaly.py --panels uni --methods PCA-win KMeans-win --limit 3
+    nice -n 5 python benchmarks/bench_anomaly.py --methods TSPulse-embedding --merge
 """
 
 from __future__ import annotations
@@ -112,7 +117,7 @@ MULTIVARIATE = [
     "MSL/T-12",
 ]
 MAX_LENGTH = {"uni": 10_000, "multi": 16_500}
-TSPULSE_MODES = ("time", "fft", "forecast", "ensemble")
+TSPULSE_MODES = ("time", "fft", "forecast", "ensemble", "embedding", "hybrid")
 METHODS = (
     *(f"TSPulse-{mode}" for mode in TSPULSE_MODES),
     "KMeans-win",
@@ -362,6 +367,18 @@ def compare_with_anchors(rows: list[dict], path: Path) -> list[dict]:
     return out
 
 
+def read_rows(path: Path) -> list[dict]:
+    """Rows of an earlier run's ``<out>.csv``, numbers parsed."""
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        for key in ("train_end", "sliding_window", "n", "d"):
+            row[key] = int(row[key])
+        for key in (*METRICS, "time_s"):
+            row[key] = float(row[key])
+    return rows
+
+
 def write_csv(path: Path, rows: list[dict]) -> None:
     if not rows:
         return
@@ -439,6 +456,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/anomaly"))
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the rows of <out>.csv for the methods not run now",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     # K-Means on the constant command-flag channels of SMAP/MSL finds one cluster
@@ -449,11 +471,19 @@ def main() -> None:
     out = args.out
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = []
+    if args.merge and out.with_suffix(".csv").is_file():
+        rows = [
+            r for r in read_rows(out.with_suffix(".csv")) if r["method"] not in args.methods
+        ]
     with (
         tqdm(total=len(views) * len(args.methods), desc="series x method") as bar,
         out.with_suffix(".csv").open("w", newline="") as handle,
     ):
         writer = None
+        if rows:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
         for view in views:
             for method in args.methods:
                 bar.set_postfix_str(f"{view['series'][:30]} {method}")

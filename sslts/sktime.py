@@ -318,10 +318,15 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
     ----------
     pretrained : str, path or None, default="default"
         TSPulse checkpoint.
-    mode : {"time", "fft", "forecast", "ensemble", "triangulation"}, default="triangulation"
+    mode : {"time", "fft", "forecast", "ensemble", "triangulation", "embedding", \
+            "hybrid"}, default="triangulation"
         Which score stream to use.
+    window : int or "auto", default="auto"
+        Window length of the embedding modes (``"auto"``: two estimated periods).
     stride : int or None, default=None
-        Step between reconstruction windows (None: a quarter of the context).
+        Step between reconstruction windows (None: a quarter of the context) or,
+        in the embedding modes, between embedded windows (None: an eighth of
+        ``window``, at least 4).
     smoothing_length : int, default=8
         Centred moving-average window over each head's point errors (1: none).
     finetune_epochs : int, default=0
@@ -360,6 +365,7 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
     _wrapped_class = TSPulseAnomalyDetector
     _test_variants = (
         {"mode": "time"},
+        {"mode": "embedding", "window": 16},
         {
             "mode": "ensemble",
             "smoothing_length": 1,
@@ -381,6 +387,7 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
         self,
         pretrained: Any = "default",
         mode: str = "triangulation",
+        window: int | str = "auto",
         stride: int | None = None,
         smoothing_length: int = 8,
         finetune_epochs: int = 0,
@@ -393,6 +400,7 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
     ) -> None:
         self.pretrained = pretrained
         self.mode = mode
+        self.window = window
         self.stride = stride
         self.smoothing_length = smoothing_length
         self.finetune_epochs = finetune_epochs

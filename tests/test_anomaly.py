@@ -37,8 +37,12 @@ def _tspulse(**kw):
     return TSPulseAnomalyDetector(pretrained=TINY, random_state=0, **kw)
 
 
-FACTORIES = [_kmeans, _svdd, _tspulse]
-IDS = ["kmeans", "deepsvdd", "tspulse"]
+def _tspulse_embedding(**kw):
+    return _tspulse(mode="embedding", **kw)
+
+
+FACTORIES = [_kmeans, _svdd, _tspulse, _tspulse_embedding]
+IDS = ["kmeans", "deepsvdd", "tspulse", "tspulse-embedding"]
 
 
 def _sine(n=600, period=25, noise=0.05, seed=0, channels=None):
@@ -156,7 +160,7 @@ def test_tspulse_default_model_scores_a_planted_spike_highest():
 
 # -------------------------------------------------------------- TSPulse heads
 @pytest.mark.parametrize(
-    "mode", ["time", "fft", "forecast", "ensemble", "triangulation"]
+    "mode", ["time", "fft", "forecast", "ensemble", "triangulation", "embedding", "hybrid"]
 )
 def test_tspulse_modes(mode):
     x = _sine(n=300, period=16)
@@ -253,7 +257,7 @@ def test_input_errors(make):
         det.decision_function(np.zeros(50))
     with pytest.raises(ValueError, match="3D"):
         det.fit(np.zeros((2, 50, 1)))
-    if make is not _tspulse:
+    if make not in (_tspulse, _tspulse_embedding):
         with pytest.raises(ValueError, match="NaN"):
             det.fit(np.array([0.0, np.nan, 1.0] * 20))
     with pytest.raises(ValueError, match="infinity|inf"):
@@ -281,6 +285,8 @@ def test_input_errors(make):
         (_tspulse, {"stride": 0}, "stride"),
         (_tspulse, {"smoothing_length": 0}, "smoothing_length"),
         (_tspulse, {"finetune_epochs": -1}, "finetune_epochs"),
+        (_tspulse_embedding, {"window": 1}, "window"),
+        (_tspulse_embedding, {"window": "period"}, "window"),
     ],
 )
 def test_bad_parameters(make, params, match):
@@ -384,6 +390,7 @@ EXPECTED_FAILED_CHECKS = {
         # triangulation (the default) reads y as 0/1 point labels and rejects the
         # multi-class/continuous y the generic checks pass; the ensemble does not.
         _tspulse(mode="ensemble"),
+        _tspulse(mode="embedding"),
     ],
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
 )
@@ -414,3 +421,83 @@ def test_shared_finetune_routine(tiny_model):
     assert len(history) == 2 and {"train_loss", "loss_time"} <= set(history[0])
     changed = [not torch.equal(a, b) for a, b in zip(before, tiny_model.parameters())]
     assert any(changed)
+
+
+# ------------------------------------------------ TSPulse embedding distance
+def test_embedding_window_is_two_periods_and_capped():
+    x = _sine(n=600, period=25)
+    det = _tspulse_embedding().fit(x)
+    assert det.window_ == 2 * estimate_period(x[:, None])
+    assert _tspulse_embedding(window=40).fit(x).window_ == 40
+    context = det.model_.config.context_length
+    assert _tspulse_embedding(window=10 * context).fit(x).window_ == min(context, 600)
+    assert _tspulse_embedding(window=50).fit(x[:30]).window_ == 30
+
+
+def test_embedding_scores_are_distances_to_the_nearest_fit_window():
+    x = _sine(n=400, period=16, noise=0.1)
+    det = _tspulse_embedding().fit(x)
+    # each fit window's nearest other fit window: scoring the fit series again
+    # gives the fit scores (a window never matches itself)
+    np.testing.assert_allclose(det.decision_function(x), det.decision_scores_, atol=1e-9)
+    assert det.decision_scores_.std() > 0
+    # one reference set per channel, standardised with the fit windows
+    multi = _tspulse_embedding().fit(_sine(n=400, period=16, channels=3))
+    assert len(multi.neighbors_) == 3
+    assert multi.embedding_mean_.shape[0] == 3
+    assert multi.channel_scores(_sine(n=150, channels=3)).shape == (150, 3)
+
+
+def test_embedding_reference_is_clustered_when_the_fit_series_is_long(monkeypatch):
+    from sslts.anomaly import _tspulse as module
+
+    monkeypatch.setattr(module, "_MAX_REFERENCES", 10)
+    det = _tspulse_embedding(stride=4).fit(_sine(n=400, period=16, noise=0.1))
+    assert det.neighbors_[0].n_samples_fit_ == 10
+    scores = det.decision_function(_sine(n=200, seed=1))
+    assert np.isfinite(scores).all()
+
+
+def test_embedding_channels_are_independent():
+    x = _sine(n=400, period=16, noise=0.1, channels=2)
+    det = _tspulse_embedding().fit(x)
+    test = _sine(n=300, period=16, noise=0.1, seed=3, channels=2)
+    alone = _tspulse_embedding().fit(x[:, :1])
+    np.testing.assert_allclose(
+        det.channel_scores(test)[:, 0], alone.channel_scores(test[:, :1])[:, 0],
+        rtol=1e-5, atol=1e-6,
+    )
+
+
+def test_embedding_masks_missing_values():
+    x = _sine(n=300, period=16, noise=0.1)
+    gappy = x.copy()
+    gappy[100:110] = np.nan
+    det = _tspulse_embedding().fit(gappy)
+    assert np.isfinite(det.decision_function(gappy)).all()
+    assert (det.predict(gappy)[100:110] == 0).all()
+
+
+def test_hybrid_is_max_of_standardised_ensemble_and_embedding():
+    x = _sine(n=300, period=16, noise=0.2)
+    hybrid = _tspulse(mode="hybrid").fit(x)
+    ensemble = _tspulse(mode="ensemble").fit(x)
+    embedding = _tspulse_embedding().fit(x)
+    test = _sine(n=250, period=16, noise=0.2, seed=2)
+    series = check_series(test, estimator=hybrid, reset=False)
+    ens = ensemble._raw_scores(series)
+    ens = (ens - hybrid.head_center_["ensemble"]) / hybrid.head_scale_["ensemble"]
+    emb = embedding._raw_scores(series)  # standardised with the same fit series
+    np.testing.assert_allclose(
+        hybrid._raw_scores(series), np.maximum(ens, emb), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_embedding_default_model_scores_a_planted_anomaly_highest():
+    x = _sine(n=2000, period=40, noise=0.02)
+    det = TSPulseAnomalyDetector(mode="embedding").fit(x[:1200])
+    test = x.copy()
+    test[1500:1520] = test[1500:1520][::-1] + 0.5  # a bump that breaks the cycle
+    scores = det.decision_function(test)
+    assert np.argmax(scores) in range(1440, 1580)
+    assert scores[1490:1530].mean() > 3 * np.percentile(scores[:1200], 95)

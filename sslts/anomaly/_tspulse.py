@@ -1,4 +1,4 @@
-"""Zero-shot (or lightly fine-tuned) anomaly scores from TSPulse's pretrained heads."""
+"""Zero-shot (or lightly fine-tuned) anomaly scores from TSPulse's heads and encoder."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ from typing import Any
 import numpy as np
 import torch
 from scipy.ndimage import uniform_filter1d
+from sklearn.cluster import KMeans
 from sklearn.metrics import average_precision_score
+from sklearn.neighbors import NearestNeighbors
 
 from sslts._params import check_choice, check_int, check_positive
 from sslts._torch import resolve_device, seeded, tensor_batches
 from sslts._validation import Series
-from sslts.anomaly._base import BaseSeriesDetector, robust_scale
+from sslts.anomaly._base import BaseSeriesDetector, resolve_window, robust_scale
 from sslts.data.windows import SlidingWindows, points_from_windows, sliding_windows
 from sslts.models import TSPulse
 from sslts.pretrained import initial_model
@@ -21,14 +23,22 @@ from sslts.training.finetune import finetune_history, finetune_tspulse
 __all__ = ["TSPulseAnomalyDetector"]
 
 HEADS = ("time", "fft", "forecast")
-MODES = (*HEADS, "ensemble", "triangulation")
+_EMBEDDING_MODES = ("embedding", "hybrid")
+MODES = (*HEADS, "ensemble", "triangulation", *_EMBEDDING_MODES)
 _MASK_GROUPS = (
     4  # passes per window; each hides every 4th patch (25%, as in pretraining)
 )
+# embedding mode (chosen on NAB series outside the benchmark, see
+# benchmarks/dev_anomaly_embedding.py): window = this many estimated periods,
+# this embedding kind, at most this many reference windows (else K-Means centroids)
+_PERIODS_PER_WINDOW = 2
+_EMBEDDING_KIND = "semantic"
+_MAX_REFERENCES = 2048
+_SELF_MATCH = 1e-5  # a fit window found in the reference set: use the next nearest
 
 
 class TSPulseAnomalyDetector(BaseSeriesDetector):
-    """Anomaly scores from the reconstruction and forecast errors of TSPulse.
+    """Anomaly scores from TSPulse's reconstruction/forecast errors or embeddings.
 
     Three heads of the pretrained model each give an error per point
     (Ekambaram et al., 2025, "multi-head triangulation"):
@@ -56,7 +66,22 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
     paper's ensemble). ``"triangulation"`` picks one of the three heads or the
     ensemble: with labels ``y`` in ``fit`` (both classes present) the one with
     the highest average precision (AUC-PR) on the fit series; without labels it
-    falls back to the ensemble. Channels are scored independently (the model
+    falls back to the ensemble.
+
+    ``"embedding"`` compares with the fit series instead: windows of
+    ``window`` points are embedded by the encoder (the register, "semantic",
+    embedding of each channel); the fit windows' embeddings are standardised
+    and kept (their K-Means centroids when there are more than 2,048), and a
+    window's score is the Euclidean distance to the nearest fit window (itself
+    excluded, so the fit series is scored leave-one-out); a point's score is
+    the mean over the windows covering it. It catches what looks ordinary
+    locally but never occurs in the normal part. ``"hybrid"`` takes, per point
+    and channel, the maximum of the ensemble (standardised once more on the
+    fit series) and the standardised embedding score. Window length, kind of
+    embedding and the hybrid rule were chosen on NAB series outside the
+    project's benchmark (``benchmarks/dev_anomaly_embedding.py``).
+
+    Channels are scored independently (the model
     is channel-independent) and combined by the rule of
     :class:`~sslts.anomaly.BaseSeriesDetector` (mean of standardised channel
     scores).
@@ -71,13 +96,20 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         The TSPulse checkpoint (see :func:`sslts.pretrained.initial_model`):
         ``"default"``, a registered name, a checkpoint path, or None for a
         random model.
-    mode : {"time", "fft", "forecast", "ensemble", "triangulation"}, \
-            default="triangulation"
+    mode : {"time", "fft", "forecast", "ensemble", "triangulation", \
+            "embedding", "hybrid"}, default="triangulation"
         Which score stream to use (see above).
+    window : int or "auto", default="auto"
+        Length of the embedded windows (embedding modes only): at least 2, or
+        ``"auto"``, twice the period estimated by
+        :func:`~sslts.anomaly.estimate_period`. Capped at the model's context
+        and the fit series' length.
     stride : int or None, default=None
         Step between reconstruction windows; None means a quarter of the
         model's context (each point then lies in about four windows). Capped
-        at the context length.
+        at the context length. In the embedding modes, the step between
+        embedded windows: None means an eighth of ``window`` (at least 4),
+        capped at ``window``.
     smoothing_length : int, default=8
         Each head's point errors are averaged over a centred moving window of
         this many points (1: no smoothing), as in the reference pipeline:
@@ -113,6 +145,13 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         with labels only; empty otherwise).
     finetune_history_ : list of dict
         Per-epoch fine-tuning losses (empty when zero-shot).
+    window_ : int
+        Embedded window length (embedding modes only).
+    embedding_mean_, embedding_scale_ : ndarray of shape (n_channels, dim)
+        Per-channel statistics standardising the embeddings (embedding modes).
+    neighbors_ : list of sklearn.neighbors.NearestNeighbors
+        Per-channel index of the standardised fit-window embeddings (or their
+        centroids) (embedding modes).
     decision_scores_, threshold_, labels_, channel_scores_, n_features_in_
         See :class:`~sslts.anomaly.BaseSeriesDetector`.
 
@@ -131,6 +170,7 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         self,
         pretrained: Any = "default",
         mode: str = "triangulation",
+        window: int | str = "auto",
         stride: int | None = None,
         smoothing_length: int = 8,
         finetune_epochs: int = 0,
@@ -143,6 +183,7 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
     ) -> None:
         self.pretrained = pretrained
         self.mode = mode
+        self.window = window
         self.stride = stride
         self.smoothing_length = smoothing_length
         self.finetune_epochs = finetune_epochs
@@ -155,6 +196,10 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
 
     def _check_params(self) -> None:
         check_choice("mode", self.mode, MODES)
+        if isinstance(self.window, str):
+            check_choice("window", self.window, ("auto",))
+        else:
+            check_int("window", self.window, 2)
         if self.stride is not None:
             check_int("stride", self.stride, 1)
         check_int("smoothing_length", self.smoothing_length, 1)
@@ -175,13 +220,13 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
             if self.finetune_epochs > 0:
                 model = self._finetune(model, series, device)
         self.model_ = model.eval()
-        heads = HEADS if self.mode in ("ensemble", "triangulation") else (self.mode,)
-        raw = self._head_scores(series, heads)
-        self.head_center_ = {h: np.median(s, axis=0) for h, s in raw.items()}
-        self.head_scale_ = {h: robust_scale(s) for h, s in raw.items()}
-        streams = {h: self._standard_head(h, s) for h, s in raw.items()}
-        if len(streams) > 1:
-            streams["ensemble"] = np.maximum.reduce([streams[h] for h in HEADS])
+        raw = self._head_scores(series, _heads_of(self.mode))
+        if self.mode in _EMBEDDING_MODES:
+            raw["embedding"] = self._fit_embedding(series)
+        self.head_center_, self.head_scale_ = {}, {}
+        for name, scores in raw.items():
+            self._set_standard(name, scores)
+        streams = self._streams(raw)
         self.head_ap_: dict[str, float] = {}
         self.selected_mode_ = self.mode
         if self.mode == "triangulation":
@@ -225,17 +270,105 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
     def _standard_head(self, head: str, raw: np.ndarray) -> np.ndarray:
         return (raw - self.head_center_[head]) / self.head_scale_[head]
 
+    def _set_standard(self, name: str, scores: np.ndarray) -> None:
+        """Keep the fit median and IQR of the score stream ``name``."""
+        self.head_center_[name] = np.median(scores, axis=0)
+        self.head_scale_[name] = robust_scale(scores)
+
+    def _streams(self, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Standardised score streams, plus the ensemble and hybrid ones they make up.
+
+        The hybrid standardises the ensemble once more (its own fit median and
+        IQR, learnt on the first call, in ``fit``) so that both of its parts
+        are on the same scale before their maximum is taken.
+        """
+        streams = {h: self._standard_head(h, s) for h, s in raw.items()}
+        if all(h in streams for h in HEADS):
+            streams["ensemble"] = np.maximum.reduce([streams[h] for h in HEADS])
+        if self.mode == "hybrid":
+            if "ensemble" not in self.head_center_:
+                self._set_standard("ensemble", streams["ensemble"])
+            streams["hybrid"] = np.maximum(
+                self._standard_head("ensemble", streams["ensemble"]),
+                streams["embedding"],
+            )
+        return streams
+
     def _raw_scores(self, series: Series) -> np.ndarray:
-        if self.selected_mode_ in HEADS:
-            head = self.selected_mode_
-            return self._standard_head(head, self._head_scores(series, (head,))[head])
-        raw = self._head_scores(series, HEADS)
-        return np.maximum.reduce([self._standard_head(h, raw[h]) for h in HEADS])
+        mode = self.selected_mode_
+        raw = self._head_scores(series, _heads_of(mode))
+        if mode in _EMBEDDING_MODES:
+            windows = self._embedding_windows(series)
+            raw["embedding"] = self._embedding_scores(
+                series, windows, self._embed(windows)
+            )
+        return self._streams(raw)[mode]
+
+    # ------------------------------------------------------- embedding mode
+    def _fit_embedding(self, series: Series) -> np.ndarray:
+        """Keep the standardised embeddings of the fit windows; score the fit series."""
+        context = self.model_.config.context_length
+        if isinstance(self.window, str):
+            length = _PERIODS_PER_WINDOW * resolve_window(self.window, series.values)
+        else:
+            length = resolve_window(self.window, series.values)
+        self.window_ = max(1, min(length, context, series.n_timepoints))
+        windows = self._embedding_windows(series)
+        emb = self._embed(windows)  # (n_windows, channels, dim)
+        self.embedding_mean_ = emb.mean(axis=0)
+        std = emb.std(axis=0)
+        self.embedding_scale_ = np.where(std > 1e-12, std, 1.0)
+        self.neighbors_ = []
+        for channel in range(emb.shape[1]):
+            reference = (emb[:, channel] - self.embedding_mean_[channel]) / (
+                self.embedding_scale_[channel]
+            )
+            if len(reference) > _MAX_REFERENCES:
+                reference = (
+                    KMeans(_MAX_REFERENCES, n_init=1, random_state=self.random_state)
+                    .fit(reference)
+                    .cluster_centers_
+                )
+            self.neighbors_.append(
+                NearestNeighbors(n_neighbors=min(2, len(reference))).fit(reference)
+            )
+        return self._embedding_scores(series, windows, emb)
+
+    def _embedding_windows(self, series: Series) -> SlidingWindows:
+        stride = (
+            max(4, self.window_ // 8) if self.stride is None else self.stride
+        )
+        return sliding_windows(series, self.window_, min(stride, self.window_))
+
+    def _embed(self, windows: SlidingWindows) -> np.ndarray:
+        device = resolve_device(self.device)
+        model = self.model_.to(device)
+        with torch.inference_mode():
+            return embed_windows(
+                model, windows, _EMBEDDING_KIND, self.batch_size, device
+            )
+
+    def _embedding_scores(
+        self, series: Series, windows: SlidingWindows, emb: np.ndarray
+    ) -> np.ndarray:
+        """Distance of each window to the nearest fit window, spread over its points."""
+        dist = np.empty(emb.shape[:2])
+        for channel, neighbors in enumerate(self.neighbors_):
+            z = (emb[:, channel] - self.embedding_mean_[channel]) / (
+                self.embedding_scale_[channel]
+            )
+            dist[:, channel] = nearest_other(neighbors, z)
+        scores = points_from_windows(dist, windows)
+        if series.observed is not None:
+            scores = np.where(series.observed, scores, np.nan)
+        return _fill(scores)
 
     def _head_scores(
         self, series: Series, heads: tuple[str, ...]
     ) -> dict[str, np.ndarray]:
         """Raw (squared-error) scores ``(n_timepoints, n_channels)`` of ``heads``."""
+        if not heads:
+            return {}
         device = resolve_device(self.device)
         model = self.model_.to(device)
         scores: dict[str, np.ndarray] = {}
@@ -325,6 +458,50 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
             n_timepoints=n,
         )
         return points_from_windows(np.concatenate(errors), targets)
+
+
+def _heads_of(mode: str) -> tuple[str, ...]:
+    """The reconstruction/forecast heads a mode's scores are made of."""
+    if mode in HEADS:
+        return (mode,)
+    return HEADS if mode in ("ensemble", "triangulation", "hybrid") else ()
+
+
+def embed_windows(
+    model: TSPulse,
+    windows: SlidingWindows,
+    kind: str,
+    batch_size: int,
+    device: torch.device,
+) -> np.ndarray:
+    """Embeddings ``(n_windows, n_channels, dim)`` of windows left-padded to the context.
+
+    Call under ``torch.inference_mode``. ``batch_size`` counts single-channel
+    windows.
+    """
+    context = model.config.context_length
+    n, channels, length = windows.values.shape
+    values = np.zeros((n, channels, context), np.float32)
+    observed = np.zeros((n, channels, context), bool)
+    values[..., context - length :] = windows.values
+    observed[..., context - length :] = windows.observed
+    chunks = []
+    per_batch = max(1, batch_size // channels)
+    for x, obs in tensor_batches((values, observed), per_batch, device):
+        chunks.append(model.embed(x, obs, kind=kind).float().cpu().numpy())
+    return np.concatenate(chunks)
+
+
+def nearest_other(neighbors: NearestNeighbors, query: np.ndarray) -> np.ndarray:
+    """Distance of each query row to its nearest reference row, itself excluded.
+
+    A query found in the reference set (distance below a tolerance: a fit
+    window scored again) gets the distance to the next nearest one.
+    """
+    dist = neighbors.kneighbors(query)[0]
+    if dist.shape[1] == 1:
+        return dist[:, 0]
+    return np.where(dist[:, 0] > _SELF_MATCH, dist[:, 0], dist[:, 1])
 
 
 def _fill(scores: np.ndarray) -> np.ndarray:
