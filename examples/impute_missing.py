@@ -7,10 +7,12 @@ checkpoint; its error is compared with linear interpolation, and a figure of
 the filled segments is saved.
 
 Run: ``python examples/impute_missing.py [output.png]`` (default
-``impute_missing.png``). Nothing is downloaded; about 10 s on a laptop CPU.
+``impute_missing.png`` in the system's temporary folder). Nothing is downloaded; about 10 s on a laptop CPU.
 """
 
+import os
 import sys
+import tempfile
 
 import matplotlib
 
@@ -60,7 +62,8 @@ print(f"MSE on the missing points: TSPulse {mse(filled):.4f}, "
       f"linear interpolation {mse(linear):.4f}")
 assert np.array_equal(filled[~missing], series[~missing])  # observed values are kept
 
-output = sys.argv[1] if len(sys.argv) > 1 else "impute_missing.png"
+default_output = os.path.join(tempfile.gettempdir(), "impute_missing.png")
+output = sys.argv[1] if len(sys.argv) > 1 else default_output
 fig, ax = plt.subplots(figsize=(10, 3.2))
 window = slice(400, 600)
 plot_imputation(series[window], filled[window], missing[window], ax=ax, channels=[0],
