@@ -17,6 +17,7 @@ from sslts.anomaly import (
     TSPulseAnomalyDetector,
     estimate_period,
 )
+from sslts.data.windows import sliding_windows
 from sslts.models.deepsvdd import DeepSVDDNetwork
 
 TINY = "tspulse-tiny-random"
@@ -444,7 +445,8 @@ def test_embedding_scores_are_distances_to_the_nearest_fit_window():
     # one reference set per channel, standardised with the fit windows
     multi = _tspulse_embedding().fit(_sine(n=400, period=16, channels=3))
     assert len(multi.neighbors_) == 3
-    assert multi.embedding_mean_.shape[0] == 3
+    dim = multi.model_.embedding_sizes()["semantic"]
+    assert multi.embedding_mean_.shape == multi.embedding_scale_.shape == (3, dim + 2)
     assert multi.channel_scores(_sine(n=150, channels=3)).shape == (150, 3)
 
 
@@ -501,3 +503,37 @@ def test_embedding_default_model_scores_a_planted_anomaly_highest():
     scores = det.decision_function(test)
     assert np.argmax(scores) in range(1440, 1580)
     assert scores[1490:1530].mean() > 3 * np.percentile(scores[:1200], 95)
+
+
+def test_window_location_scale_uses_observed_points_only():
+    from sslts.anomaly._tspulse import window_location_scale
+
+    x = np.array([1.0, 3.0, np.nan, 5.0, 5.0, 5.0], dtype=np.float32)
+    windows = sliding_windows(Series(x[:, None], ~np.isnan(x[:, None])), 3, 3)
+    feats = window_location_scale(windows)
+    assert feats.shape == (2, 1, 2)
+    np.testing.assert_allclose(feats[:, 0, 0], [2.0, 5.0])
+    np.testing.assert_allclose(
+        feats[:, 0, 1], 0.5 * np.log(np.array([1.0, 0.0]) + 1e-5), rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize("change", ["level", "amplitude"])
+def test_embedding_detects_level_and_amplitude_changes(change):
+    x = _sine(n=1600, period=40, noise=0.02)
+    det = TSPulseAnomalyDetector(mode="embedding").fit(x[:1000])
+    test = x.copy()
+    if change == "level":
+        test[1200:1400] += 3.0
+    else:
+        test[1200:1400] *= 3.0
+    # the model normalises each window: its embedding alone misses the change
+    windows = det._embedding_windows(Series(test[:, None].astype(np.float32), None))
+    plain = det._embedding_windows(Series(x[:, None].astype(np.float32), None))
+    inside = (windows.starts >= 1200) & (windows.starts + det.window_ <= 1400)
+    dim = det.embedding_mean_.shape[1] - 2
+    feats, plain_feats = det._embed(windows)[inside], det._embed(plain)[inside]
+    np.testing.assert_allclose(feats[..., :dim], plain_feats[..., :dim], atol=1e-3)
+    # its location and log-scale make it stand out
+    scores = det.decision_function(test)
+    assert scores[1220:1380].min() > 3 * np.percentile(scores[:1000], 95)

@@ -35,6 +35,7 @@ _PERIODS_PER_WINDOW = 2
 _EMBEDDING_KIND = "semantic"
 _MAX_REFERENCES = 2048
 _SELF_MATCH = 1e-5  # a fit window found in the reference set: use the next nearest
+_VARIANCE_EPS = 1e-5  # added to a window's variance before its log (as in RevIN)
 
 
 class TSPulseAnomalyDetector(BaseSeriesDetector):
@@ -70,16 +71,23 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
 
     ``"embedding"`` compares with the fit series instead: windows of
     ``window`` points are embedded by the encoder (the register, "semantic",
-    embedding of each channel); the fit windows' embeddings are standardised
-    and kept (their K-Means centroids when there are more than 2,048), and a
+    embedding of each channel). The model normalises each window before
+    embedding it, so the window's location (mean of its observed points) and
+    log-scale (log of their standard deviation) are appended: a level shift or
+    an amplitude change would otherwise go unseen. These features are
+    standardised with the fit windows' statistics, the two appended ones
+    weighted by ``sqrt(dim / 2)`` so that they count as much in the distance
+    as the ``dim`` embedding features together; the fit windows' features are
+    kept (their K-Means centroids when there are more than 2,048), and a
     window's score is the Euclidean distance to the nearest fit window (itself
     excluded, so the fit series is scored leave-one-out); a point's score is
     the mean over the windows covering it. It catches what looks ordinary
     locally but never occurs in the normal part. ``"hybrid"`` takes, per point
     and channel, the maximum of the ensemble (standardised once more on the
     fit series) and the standardised embedding score. Window length, kind of
-    embedding and the hybrid rule were chosen on NAB series outside the
-    project's benchmark (``benchmarks/dev_anomaly_embedding.py``).
+    embedding, the appended location and log-scale with their weight and the
+    hybrid rule were chosen on NAB series outside the project's benchmark
+    (``benchmarks/dev_anomaly_embedding.py``).
 
     Channels are scored independently (the model
     is channel-independent) and combined by the rule of
@@ -147,8 +155,10 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         Per-epoch fine-tuning losses (empty when zero-shot).
     window_ : int
         Embedded window length (embedding modes only).
-    embedding_mean_, embedding_scale_ : ndarray of shape (n_channels, dim)
-        Per-channel statistics standardising the embeddings (embedding modes).
+    embedding_mean_, embedding_scale_ : ndarray of shape (n_channels, dim + 2)
+        Per-channel statistics standardising the window features (embedding
+        modes): the ``dim`` embedding features, then the location and the
+        log-scale (whose scales include the division by their weight).
     neighbors_ : list of sklearn.neighbors.NearestNeighbors
         Per-channel index of the standardised fit-window embeddings (or their
         centroids) (embedding modes).
@@ -314,10 +324,12 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
             length = resolve_window(self.window, series.values)
         self.window_ = max(1, min(length, context, series.n_timepoints))
         windows = self._embedding_windows(series)
-        emb = self._embed(windows)  # (n_windows, channels, dim)
+        emb = self._embed(windows)  # (n_windows, channels, dim + 2)
         self.embedding_mean_ = emb.mean(axis=0)
         std = emb.std(axis=0)
         self.embedding_scale_ = np.where(std > 1e-12, std, 1.0)
+        # location and log-scale weigh as much as the dim embedding features
+        self.embedding_scale_[:, -2:] /= np.sqrt((emb.shape[2] - 2) / 2)
         self.neighbors_ = []
         for channel in range(emb.shape[1]):
             reference = (emb[:, channel] - self.embedding_mean_[channel]) / (
@@ -341,12 +353,14 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         return sliding_windows(series, self.window_, min(stride, self.window_))
 
     def _embed(self, windows: SlidingWindows) -> np.ndarray:
+        """Features ``(n_windows, channels, dim + 2)``: embedding, location, log-scale."""
         device = resolve_device(self.device)
         model = self.model_.to(device)
         with torch.inference_mode():
-            return embed_windows(
+            emb = embed_windows(
                 model, windows, _EMBEDDING_KIND, self.batch_size, device
             )
+        return np.concatenate([emb, window_location_scale(windows)], axis=2)
 
     def _embedding_scores(
         self, series: Series, windows: SlidingWindows, emb: np.ndarray
@@ -490,6 +504,20 @@ def embed_windows(
     for x, obs in tensor_batches((values, observed), per_batch, device):
         chunks.append(model.embed(x, obs, kind=kind).float().cpu().numpy())
     return np.concatenate(chunks)
+
+
+def window_location_scale(windows: SlidingWindows) -> np.ndarray:
+    """Mean and log standard deviation of each window's observed points.
+
+    Returns an array ``(n_windows, n_channels, 2)``; a window channel without
+    observed points gets location 0 and the log-scale of a constant.
+    """
+    weight = windows.observed.astype(np.float64)
+    values = np.where(windows.observed, windows.values, 0.0).astype(np.float64)
+    count = np.maximum(weight.sum(axis=2), 1.0)
+    loc = values.sum(axis=2) / count
+    var = (((values - loc[..., None]) * weight) ** 2).sum(axis=2) / count
+    return np.stack([loc, 0.5 * np.log(var + _VARIANCE_EPS)], axis=2)
 
 
 def nearest_other(neighbors: NearestNeighbors, query: np.ndarray) -> np.ndarray:
