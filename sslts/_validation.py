@@ -1,16 +1,34 @@
-"""The one place that turns user input into a float32 panel, or raises.
+"""The one gate between user input and the estimators: any supported layout in,
+a float32 panel or series (plus an observed-mask) out, or a clear error.
 
-Accepted input
---------------
-* a 2D array-like ``(n_instances, n_timepoints)``: a univariate panel;
-* a 3D array-like ``(n_instances, n_channels, n_timepoints)``;
-* a list or tuple of 1D ``(n_timepoints_i,)`` or 2D ``(n_channels, n_timepoints_i)``
-  arrays of possibly unequal length (a ragged panel).
+Panels (embedders, classifiers, early warning)
+----------------------------------------------
+* numpy: 3D ``(n_instances, n_channels, n_timepoints)``, or 2D
+  ``(n_instances, n_timepoints)`` -- a univariate panel;
+* a list or tuple of 1D ``(n_timepoints_i,)`` or 2D ``(n_channels,
+  n_timepoints_i)`` arrays, possibly of unequal length (a ragged panel);
+* sktime's pandas panel layouts, recognised and converted by
+  :mod:`sktime.datatypes`: ``nested_univ`` (one row per instance, one column
+  of ``pd.Series`` per channel), ``pd-multiindex`` (rows indexed by
+  ``(instance, time)``, one column per channel) and ``df-list`` (a list of
+  time-major DataFrames); a list of ``pd.Series`` is a univariate ``df-list``;
+* a plain (not nested, not multi-indexed) DataFrame is a 2D table, read like
+  a 2D array: one row per instance, one column per time point.
 
-``n_features_in_`` of a fitted estimator counts *channels* (1 for 2D input),
-because the columns of a 2D panel are time points, not features; series
-lengths may differ between ``fit`` and ``transform`` (see
-:func:`sslts.data.windows.context_windows` for the length policy).
+Series (anomaly detection, imputation)
+--------------------------------------
+One series, time running along the first axis (the pyod / pandas / sktime
+convention): ``(n_timepoints,)``, ``(n_timepoints, n_channels)``, a
+``pd.Series`` or a time-major ``pd.DataFrame``. A 2D input with more columns
+than rows would be a series with more channels than time points -- almost
+always a panel or a transposed series -- and is refused with a message that
+says how to pass either.
+
+For every layout, NaN marks a missing value (where the estimator allows it),
+infinite, complex and non-numeric values are refused, and so are magnitudes
+above :data:`MAX_ABS_VALUE`, beyond which the float32 arithmetic of the
+models (RevIN squares values; window statistics sum squares) would overflow.
+``n_features_in_`` of a fitted estimator counts *channels*.
 """
 
 from __future__ import annotations
@@ -19,10 +37,23 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from sklearn.utils.validation import check_array
 
-__all__ = ["Panel", "Series", "check_panel", "check_series"]
+__all__ = [
+    "MAX_ABS_VALUE",
+    "Panel",
+    "Series",
+    "check_finite_output",
+    "check_panel",
+    "check_series",
+]
+
+#: Largest accepted magnitude of an input value. Window statistics square and
+#: sum values in float32 (largest finite value about 3.4e38): at 1e15, sums of
+#: squares over ten million points stay finite.
+MAX_ABS_VALUE = 1e15
 
 
 @dataclass(frozen=True)
@@ -52,6 +83,27 @@ class Panel:
     def n_channels(self) -> int:
         return self.values.shape[1]
 
+    def to_input(self) -> np.ndarray | list[np.ndarray]:
+        """The panel as an estimator input again, unobserved points back to NaN.
+
+        A 3D array when every series has the full length, otherwise a list of
+        ``(n_channels, length_i)`` arrays; used to hand a validated panel to
+        another estimator (an embedder inside a retriever or predictor).
+        """
+        values = (
+            self.values
+            if self.observed is None
+            else np.where(self.observed, self.values, np.float32(np.nan))
+        )
+        if (self.lengths == values.shape[2]).all():
+            return values
+        return [v[:, :length] for v, length in zip(values, self.lengths)]
+
+    def subset(self, rows: np.ndarray) -> Panel:
+        """The panel of the instances ``rows``."""
+        observed = None if self.observed is None else self.observed[rows]
+        return Panel(self.values[rows], observed, self.lengths[rows])
+
 
 @dataclass(frozen=True)
 class Series:
@@ -77,39 +129,154 @@ class Series:
         return self.values.shape[1]
 
 
-def _estimator_name(estimator: Any) -> str:
+def _name(estimator: Any) -> str:
     return type(estimator).__name__
 
 
-def _check_one(x: Any, allow_nan: bool, estimator: Any) -> np.ndarray:
-    """Validate one series of a ragged panel and return it as (channels, time)."""
-    if sp.issparse(x):
+# ------------------------------------------------------------ value checks
+def _refuse_sparse(X: Any) -> None:
+    if sp.issparse(X):
         raise TypeError(
-            "Sparse data was passed, but dense data is required. "
+            "Sparse data was passed for X, but dense data is required. "
             "Use '.toarray()' to convert to a dense numpy array."
         )
-    arr = np.asarray(x)
-    if arr.ndim not in (1, 2):
+
+
+def _numeric(X: Any, name: str, allow_nan: bool, ensure_2d: bool, estimator: Any) -> np.ndarray:
+    """``X`` as float64 with sklearn's checks, complex and huge values refused."""
+    _refuse_sparse(X)
+    raw = X if isinstance(X, (pd.DataFrame, pd.Series)) else np.asarray(X)
+    dtype = getattr(raw, "dtypes", getattr(raw, "dtype", None))
+    kinds = [d.kind for d in dtype] if isinstance(dtype, pd.Series) else [getattr(dtype, "kind", "")]
+    if "c" in kinds:
         raise ValueError(
-            "each series in a list must be 1D (n_timepoints,) or 2D "
-            f"(n_channels, n_timepoints); got an array with shape {arr.shape}"
+            f"{name} got complex values; only real values are supported. Pass the real "
+            "part, the magnitude, or both as separate channels."
         )
     arr = check_array(
-        np.atleast_2d(arr),
-        dtype=np.float32,
+        X,
+        dtype=np.float64,
+        allow_nd=True,
+        ensure_2d=ensure_2d,
         ensure_all_finite="allow-nan" if allow_nan else True,
         ensure_min_samples=1,
-        ensure_min_features=1,
+        ensure_min_features=1 if ensure_2d else 0,
         estimator=estimator,
         input_name="X",
     )
+    with np.errstate(invalid="ignore"):
+        peak = np.nanmax(np.abs(arr)) if arr.size and not np.isnan(arr).all() else 0.0
+    if peak > MAX_ABS_VALUE:
+        raise ValueError(
+            f"{name} got values of magnitude up to {peak:.3g}; the models compute in "
+            f"float32 and accept magnitudes up to {MAX_ABS_VALUE:.0e} (beyond, squares "
+            "and sums overflow). Rescale X, e.g. divide it by a power of ten."
+        )
     return arr
 
 
-def _is_ragged(X: Any) -> bool:
+# ---------------------------------------------------------------- layouts
+def _is_pandas_panel(X: Any) -> bool:
+    """A nested or multi-indexed DataFrame, or a list of pandas objects."""
+    if isinstance(X, pd.DataFrame):
+        if isinstance(X.index, pd.MultiIndex):
+            return True
+        objects = [c for c, dtype in X.dtypes.items() if dtype == object]
+        return bool(objects) and len(X) > 0 and isinstance(X[objects[0]].iloc[0], pd.Series)
+    if isinstance(X, (list, tuple)) and X:
+        return any(isinstance(x, (pd.Series, pd.DataFrame)) for x in X)
+    return False
+
+
+def _from_pandas_panel(X: Any, name: str) -> np.ndarray | list[np.ndarray]:
+    """Convert an sktime pandas panel layout through :mod:`sktime.datatypes`.
+
+    Returns a 3D array, or a list of ``(n_channels, n_timepoints_i)`` arrays
+    when the series differ in length.
+    """
+    from sktime.datatypes import check_is_mtype, convert_to
+
+    if isinstance(X, (list, tuple)):
+        if not all(isinstance(x, (pd.Series, pd.DataFrame)) for x in X):
+            raise TypeError(
+                f"{name} got a list mixing pandas objects with other types; pass a list "
+                "of pd.Series (univariate) or of time-major pd.DataFrame (df-list)"
+            )
+        X = [x.to_frame() if isinstance(x, pd.Series) else x for x in X]
+        candidates = ["df-list"]
+    elif isinstance(X.index, pd.MultiIndex):
+        candidates = ["pd-multiindex"]
+    else:
+        candidates = ["nested_univ"]
+    valid, messages, metadata = check_is_mtype(
+        X, mtype=candidates, scitype="Panel", return_metadata=["is_equal_length"],
+        msg_return_dict="dict",
+    )
+    if not valid:
+        details = "; ".join(f"{k}: {v}" for k, v in dict(messages).items())
+        raise ValueError(
+            f"{name} could not read X as the sktime panel layout {candidates[0]!r}: "
+            f"{details}"
+        )
+    layout = metadata["mtype"]
+    if metadata["is_equal_length"]:
+        return np.asarray(convert_to(X, to_type="numpy3D", as_scitype="Panel"))
+    frames = convert_to(X, to_type="df-list", as_scitype="Panel")
+    return [frame.to_numpy().T for frame in frames]
+
+
+def _refuse_panel_shape(X: Any, name: str) -> None:
+    if isinstance(X, (list, tuple)) and len(X) == 0:
+        raise ValueError(f"{name} got an empty list: X holds no series")
+    if isinstance(X, (list, tuple)):
+        one_d = all(np.isscalar(x) for x in X)
+    else:
+        one_d = isinstance(X, pd.Series) or np.ndim(X) == 1
+    if one_d:
+        raise ValueError(
+            f"{name} expects a panel of series, but X is 1D (shape {np.shape(X)}). For one "
+            "series pass X[None, :] (one instance); for many univariate series of equal "
+            "length pass a 2D array (n_instances, n_timepoints)."
+        )
+
+
+def _panel_series(X: Any, name: str, allow_nan: bool, estimator: Any) -> np.ndarray | list:
+    """``X`` as a float64 3D array or a list of float64 ``(n_channels, n_i)`` arrays."""
+    _refuse_sparse(X)
+    _refuse_panel_shape(X, name)
+    if _is_pandas_panel(X):
+        X = _from_pandas_panel(X, name)
+    if isinstance(X, (list, tuple)) and _is_ragged(X):
+        series = []
+        for i, x in enumerate(X):
+            _refuse_sparse(x)
+            if np.ndim(x) not in (1, 2):
+                raise ValueError(
+                    f"{name}: each series in a list must be 1D (n_timepoints,) or 2D "
+                    f"(n_channels, n_timepoints); series {i} has shape {np.shape(x)}"
+                )
+            series.append(_numeric(np.atleast_2d(x), name, allow_nan, True, estimator))
+        channels = sorted({s.shape[0] for s in series})
+        if len(channels) > 1:
+            raise ValueError(
+                f"{name}: all series must have the same number of channels; got {channels}"
+            )
+        return series
+    arr = _numeric(X, name, allow_nan, True, estimator)
+    if arr.ndim == 2:
+        arr = arr[:, None, :]
+    elif arr.ndim != 3:
+        raise ValueError(
+            f"{name} expects a 2D (n_instances, n_timepoints) or 3D "
+            f"(n_instances, n_channels, n_timepoints) array; got shape {arr.shape}"
+        )
+    if 0 in arr.shape:
+        raise ValueError(f"{name} got zero-length series or zero channels: shape {arr.shape}")
+    return arr
+
+
+def _is_ragged(X: list | tuple) -> bool:
     """True for a list/tuple of series whose shapes differ."""
-    if not isinstance(X, (list, tuple)) or not X:
-        return False
     if not all(isinstance(x, (np.ndarray, list, tuple)) or sp.issparse(x) for x in X):
         return False
     try:
@@ -117,89 +284,6 @@ def _is_ragged(X: Any) -> bool:
     except ValueError:  # a series that is itself ragged
         return True
     return len(shapes) > 1
-
-
-def _from_list(X: list | tuple, allow_nan: bool, estimator: Any) -> list[np.ndarray]:
-    series = [_check_one(x, allow_nan, estimator) for x in X]
-    channels = {s.shape[0] for s in series}
-    if len(channels) > 1:
-        raise ValueError(
-            f"all series must have the same number of channels; got {sorted(channels)}"
-        )
-    return series
-
-
-def check_panel(
-    X: Any,
-    *,
-    estimator: Any,
-    reset: bool,
-    allow_nan: bool = False,
-) -> Panel:
-    """Validate ``X`` and return it as a :class:`Panel`.
-
-    Parameters
-    ----------
-    X : array-like or list of array-like
-        See the module docstring.
-    estimator : estimator instance
-        Named in error messages; with ``reset=True`` its ``n_features_in_``
-        (channels) and ``n_timepoints_`` (longest series) are set, with
-        ``reset=False`` the channel count is checked against them.
-    reset : bool
-        True in ``fit``, False in ``transform``/``predict``.
-    allow_nan : bool
-        Whether NaN marks missing values (they become unobserved points).
-        Infinite values are always rejected.
-
-    Returns
-    -------
-    Panel
-
-    Raises
-    ------
-    TypeError
-        For sparse input.
-    ValueError
-        For 1D or >3D arrays, empty input, zero-length series, non-numeric
-        values, infinite values, NaN when not allowed, series with no
-        observed value, or a channel count different from the one seen in fit.
-    """
-    name = _estimator_name(estimator)
-    if _is_ragged(X):
-        series = _from_list(X, allow_nan, estimator)
-    else:
-        if sp.issparse(X):
-            raise TypeError(
-                "Sparse data was passed for X, but dense data is required. "
-                "Use '.toarray()' to convert to a dense numpy array."
-            )
-        arr = check_array(
-            X,
-            dtype=np.float32,
-            allow_nd=True,
-            ensure_all_finite="allow-nan" if allow_nan else True,
-            ensure_min_samples=1,
-            ensure_min_features=1,
-            estimator=estimator,
-            input_name="X",
-        )
-        if arr.ndim == 2:
-            arr = arr[:, None, :]
-        elif arr.ndim != 3:
-            raise ValueError(
-                f"{name} expects a 2D (n_instances, n_timepoints) or 3D "
-                f"(n_instances, n_channels, n_timepoints) array; got shape {arr.shape}"
-            )
-        if arr.shape[1] == 0 or arr.shape[2] == 0:
-            raise ValueError(
-                f"{name} got zero-length series or zero channels: shape {arr.shape}"
-            )
-        series = arr
-    panel = _to_panel(series)
-    _check_observed(panel, name)
-    _check_channels(panel, estimator, reset)
-    return panel
 
 
 def _to_panel(series: np.ndarray | list[np.ndarray]) -> Panel:
@@ -221,29 +305,73 @@ def _to_panel(series: np.ndarray | list[np.ndarray]) -> Panel:
     return Panel(values=values, observed=observed, lengths=lengths)
 
 
-def _check_observed(panel: Panel, name: str) -> None:
-    if panel.observed is None:
-        return
-    empty = ~panel.observed.any(axis=2)
-    if empty.any():
-        i, c = np.argwhere(empty)[0]
-        raise ValueError(
-            f"{name} got a series with no observed value (instance {i}, channel {c}); "
-            "drop it or fill it before calling"
-        )
+def check_panel(X: Any, *, estimator: Any, reset: bool, allow_nan: bool = False) -> Panel:
+    """Validate ``X`` and return it as a :class:`Panel`.
 
+    Parameters
+    ----------
+    X : array-like, list of arrays, or sktime pandas panel
+        See the module docstring for the layouts.
+    estimator : estimator instance
+        Named in error messages; with ``reset=True`` its ``n_features_in_``
+        (channels) and ``n_timepoints_`` (longest series) are set, with
+        ``reset=False`` the channel count is checked against them.
+    reset : bool
+        True in ``fit``, False in ``transform``/``predict``.
+    allow_nan : bool
+        Whether NaN marks missing values (they become unobserved points).
 
-def _check_channels(panel: Panel, estimator: Any, reset: bool) -> None:
+    Returns
+    -------
+    Panel
+
+    Raises
+    ------
+    TypeError
+        For sparse input or a list mixing pandas and other objects.
+    ValueError
+        For 1D input, empty lists, arrays of more than 3 dimensions, empty or
+        zero-length series, non-numeric, complex, infinite or too large
+        values, NaN when not allowed, series with no observed value, a
+        pandas layout sktime does not recognise, or a channel count different
+        from the one seen in fit.
+    """
+    name = _name(estimator)
+    panel = _to_panel(_panel_series(X, name, allow_nan, estimator))
+    if panel.observed is not None:
+        empty = ~panel.observed.any(axis=2)
+        if empty.any():
+            i, c = np.argwhere(empty)[0]
+            raise ValueError(
+                f"{name} got a series with no observed value (instance {i}, channel {c}); "
+                "drop it or fill it before calling"
+            )
+    _check_channels(panel.n_channels, estimator, reset)
     if reset:
-        estimator.n_features_in_ = panel.n_channels
         estimator.n_timepoints_ = int(panel.lengths.max())
+    return panel
+
+
+def _check_channels(n_channels: int, estimator: Any, reset: bool) -> None:
+    if reset:
+        estimator.n_features_in_ = n_channels
         return
     expected = getattr(estimator, "n_features_in_", None)
-    if expected is not None and panel.n_channels != expected:
+    if expected is not None and n_channels != expected:
         raise ValueError(
-            f"X has {panel.n_channels} channel(s), but {_estimator_name(estimator)} "
-            f"was fitted with {expected} channel(s)"
+            f"X has {n_channels} channel(s), but {_name(estimator)} was fitted with "
+            f"{expected} channel(s)"
         )
+
+
+def _looks_like_panel(X: Any) -> bool:
+    if _is_pandas_panel(X):
+        return True
+    if isinstance(X, (pd.DataFrame, pd.Series)):
+        return False
+    if isinstance(X, (list, tuple)) and X and _is_ragged(X):
+        return True
+    return np.ndim(X) == 3
 
 
 def check_series(
@@ -259,8 +387,8 @@ def check_series(
     Parameters
     ----------
     X : array-like of shape (n_timepoints,) or (n_timepoints, n_channels)
-        Time runs along the first axis (pyod / pandas convention). A pandas
-        Series or DataFrame is accepted.
+        Time runs along the first axis; a ``pd.Series`` or a time-major
+        ``pd.DataFrame`` is accepted.
     estimator : estimator instance
         Named in errors; with ``reset=True`` its ``n_features_in_`` is set to
         the channel count, otherwise the channel count is checked against it.
@@ -280,40 +408,41 @@ def check_series(
     TypeError
         For sparse input.
     ValueError
-        For a 3D array, a series shorter than ``min_length``, zero channels,
-        non-numeric or infinite values, NaN when not allowed, a channel that
-        is entirely missing, or a channel count different from ``fit``.
+        For panel layouts (3D arrays, lists of series, nested or
+        multi-indexed DataFrames), 2D input with more columns than rows, a
+        series shorter than ``min_length``, zero channels, non-numeric,
+        complex, infinite or too large values, NaN when not allowed, a
+        channel that is entirely missing, or a channel count different from
+        ``fit``.
     """
-    name = _estimator_name(estimator)
-    if sp.issparse(X):
-        raise TypeError(
-            "Sparse data was passed for X, but dense data is required. "
-            "Use '.toarray()' to convert to a dense numpy array."
-        )
-    if hasattr(X, "ndim") and X.ndim == 3 or (
-        not hasattr(X, "ndim") and np.ndim(X) == 3
-    ):
+    name = _name(estimator)
+    _refuse_sparse(X)
+    if _looks_like_panel(X):
         raise ValueError(
-            f"{name} takes one series of shape (n_timepoints,) or "
-            f"(n_timepoints, n_channels); got a 3D array. Call it once per series."
+            f"{name} takes one series, (n_timepoints,) or (n_timepoints, n_channels), "
+            "but X is a panel of several series. Call it once per series."
         )
-    arr = check_array(
-        X,
-        dtype=np.float32,
-        ensure_2d=False,
-        ensure_all_finite="allow-nan" if allow_nan else True,
-        ensure_min_samples=1,
-        estimator=estimator,
-        input_name="X",
-    )
+    arr = _numeric(X, name, allow_nan, False, estimator)
     if arr.ndim == 1:
         arr = arr[:, None]
-    if arr.shape[1] == 0:
-        raise ValueError(f"{name} got a series with zero channels: shape {arr.shape}")
-    if arr.shape[0] < min_length:
+    if arr.ndim != 2:
         raise ValueError(
-            f"{name} needs a series of at least {min_length} time points; "
-            f"got {arr.shape[0]}"
+            f"{name} takes one series of shape (n_timepoints,) or (n_timepoints, "
+            f"n_channels); got shape {arr.shape}"
+        )
+    n_timepoints, n_channels = arr.shape
+    if n_channels == 0:
+        raise ValueError(f"{name} got a series with zero channels: shape {arr.shape}")
+    if n_channels > n_timepoints:
+        raise ValueError(
+            f"{name} read X of shape {arr.shape} as one series of {n_timepoints} time "
+            f"point(s) and {n_channels} channels (time runs along the first axis), which "
+            "has more channels than time points. For one series stored channels-first "
+            "pass X.T; for a panel of series call the detector once per series."
+        )
+    if n_timepoints < min_length:
+        raise ValueError(
+            f"{name} needs a series of at least {min_length} time points; got {n_timepoints}"
         )
     observed = None
     nan = np.isnan(arr)
@@ -324,14 +453,28 @@ def check_series(
                 f"{name} got channel {int(np.flatnonzero(empty)[0])} with no observed value"
             )
         observed = ~nan
-        arr = np.where(nan, np.float32(0), arr)
-    if reset:
-        estimator.n_features_in_ = arr.shape[1]
-    else:
-        expected = getattr(estimator, "n_features_in_", None)
-        if expected is not None and arr.shape[1] != expected:
-            raise ValueError(
-                f"X has {arr.shape[1]} channel(s), but {name} was fitted with "
-                f"{expected} channel(s)"
-            )
-    return Series(values=np.ascontiguousarray(arr), observed=observed)
+        arr = np.where(nan, 0.0, arr)
+    _check_channels(n_channels, estimator, reset)
+    return Series(values=np.ascontiguousarray(arr, dtype=np.float32), observed=observed)
+
+
+def check_finite_output(values: np.ndarray, estimator: Any, method: str) -> np.ndarray:
+    """Return ``values`` unchanged, or raise if any is NaN or infinite.
+
+    The last line of every estimator's output path: no estimator returns
+    non-finite numbers silently.
+
+    Raises
+    ------
+    FloatingPointError
+        Naming the estimator and the method.
+    """
+    values = np.asarray(values)
+    if np.issubdtype(values.dtype, np.number) and not np.isfinite(values).all():
+        bad = int(np.size(values) - np.isfinite(values).sum())
+        raise FloatingPointError(
+            f"{_name(estimator)}.{method} produced {bad} non-finite value(s); the input "
+            "is probably outside the range the model can represent (extreme magnitudes "
+            "or a degenerate series). Rescale or clean X."
+        )
+    return values

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import copy
+import numbers
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.callback import CallbackSupportMixin, with_callbacks
+from sklearn.base import ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
@@ -19,24 +18,18 @@ from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
-from sslts._params import check_choice, check_fraction, check_int, check_positive
-from sslts._torch import resolve_device, seeded, tensor_batches
-from sslts._validation import Panel, check_panel
-from sslts.data.windows import context_windows, pool_windows
+from sslts._base import BaseTorchEstimator, epoch_history
+from sslts._params import Interval, Options
+from sslts._validation import Panel
+from sslts.data.windows import context_windows
 from sslts.models import TSPulse
 from sslts.models.heads import FINETUNE_PARTS, TSPulseForClassification
 from sslts.pretrained import initial_model
-from sslts.training import SklearnCallbackBridge
 
 __all__ = ["TSPulseClassifier"]
 
 # Prediction needs no small batches (no updates): larger ones are faster.
 _MIN_PREDICT_BATCH = 256
-
-
-def _subset(panel: Panel, rows: np.ndarray) -> Panel:
-    observed = None if panel.observed is None else panel.observed[rows]
-    return Panel(panel.values[rows], observed, panel.lengths[rows])
 
 
 def _validation_rows(
@@ -58,7 +51,7 @@ def _validation_rows(
     return np.sort(train), np.sort(valid)
 
 
-class TSPulseClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
+class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
     """Classify time series by fine-tuning a pretrained TSPulse with a TSLens head.
 
     The head (:class:`sslts.models.TSLens`) decodes the backbone tokens with a
@@ -148,6 +141,15 @@ class TSPulseClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
     ['1', '2']
     """
 
+    _parameter_constraints = {
+        **BaseTorchEstimator._parameter_constraints,
+        "finetune": [Options(FINETUNE_PARTS)],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "mask_ratio": [Interval(numbers.Real, 0, 1, closed="left")],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither"), None],
+        "patience": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
+
     def __init__(
         self,
         pretrained: Any = "default",
@@ -174,45 +176,18 @@ class TSPulseClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.three_d_array = True
-        tags.input_tags.allow_nan = True
-        return tags
-
-    # ---------------------------------------------------------------- fitting
-    def _check_params(self) -> None:
-        check_choice("finetune", self.finetune, FINETUNE_PARTS)
-        check_int("max_epochs", self.max_epochs, 1)
-        check_int("batch_size", self.batch_size, 1)
-        check_int("patience", self.patience, 1)
-        check_positive("lr", self.lr)
-        if self.mask_ratio != 0:
-            check_fraction("mask_ratio", self.mask_ratio)
-        if self.validation_fraction is not None:
-            check_fraction("validation_fraction", self.validation_fraction)
-
-    @with_callbacks
-    def fit(self, X: Any, y: Any) -> TSPulseClassifier:
-        """Fine-tune the encoder and TSLens head on labelled series.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_instances, n_timepoints) or \
-                (n_instances, n_channels, n_timepoints), or list of arrays
-            Training panel.
-        y : array-like of shape (n_instances,)
-            Class labels of any hashable type.
-
-        Returns
-        -------
-        self
-        """
-        self._check_params()
-        panel = check_panel(X, estimator=self, reset=True, allow_nan=True)
+    def _check_y(self, y: Any, panel: Panel) -> np.ndarray:
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None"
+            )
         y = column_or_1d(y, warn=True)
         check_consistent_length(panel.values, y)
         check_classification_targets(y)
+        return y
+
+    def _fit(self, panel: Panel, y: np.ndarray) -> None:
+        """Fine-tune the encoder and TSLens head on labelled series."""
         labels = LabelEncoder().fit(y)
         self.classes_ = labels.classes_
         if len(self.classes_) < 2:
@@ -225,26 +200,19 @@ class TSPulseClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         train_rows, valid_rows = _validation_rows(
             y_enc, self.validation_fraction, rng.randint(2**31 - 1)
         )
-        device = resolve_device(self.device)
-        context = self._init_callback_context(max_subtasks=self.max_epochs)
-        context.call_on_fit_task_begin(estimator=self, X=X, y=y)
-        with seeded(rng):
-            encoder, self.card_ = initial_model(self.pretrained, TSPulse)
-            module = TSPulseForClassification(
-                encoder,
-                n_channels=panel.n_channels,
-                n_classes=len(self.classes_),
-                mask_ratio=self.mask_ratio,
-                finetune=self.finetune,
-            )
-            net = self._net(module, panel, y_enc, valid_rows, device, context)
-            train = self._windows(_subset(panel, train_rows), y_enc[train_rows], module)
-            net.fit(*train)
-        self.history_ = self._history(net)
+        encoder, self.card_ = initial_model(self.pretrained, TSPulse)
+        module = TSPulseForClassification(
+            encoder,
+            n_channels=panel.n_channels,
+            n_classes=len(self.classes_),
+            mask_ratio=self.mask_ratio,
+            finetune=self.finetune,
+        )
+        net = self._net(module, panel, y_enc, valid_rows)
+        net.fit(*self._windows(panel.subset(train_rows), y_enc[train_rows], module))
+        self.history_ = epoch_history(net)
         self.best_epoch_ = self._best_epoch(self.history_)
         self.model_ = net.module_.eval()
-        context.call_on_fit_task_end(estimator=self, X=X, y=y)
-        return self
 
     @staticmethod
     def _windows(
@@ -259,8 +227,6 @@ class TSPulseClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         panel: Panel,
         y: np.ndarray,
         valid_rows: np.ndarray | None,
-        device: torch.device,
-        context: Any,
     ) -> NeuralNetClassifier:
         callbacks: list[tuple[str, Any]] = [
             (
@@ -272,7 +238,7 @@ class TSPulseClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         ]
         train_split = None
         if valid_rows is not None:
-            valid = self._windows(_subset(panel, valid_rows), y[valid_rows], module)
+            valid = self._windows(panel.subset(valid_rows), y[valid_rows], module)
             train_split = predefined_split(Dataset(*valid))
             callbacks.append(
                 (
@@ -282,9 +248,7 @@ class TSPulseClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             )
         if self.verbose:
             callbacks.append(("progress", ProgressBar()))
-        callbacks.append(
-            ("sklearn_callbacks", SklearnCallbackBridge(context, self, self._snapshot))
-        )
+        callbacks += self._epoch_callbacks()
         return NeuralNetClassifier(
             module,
             criterion=torch.nn.CrossEntropyLoss,
@@ -296,14 +260,9 @@ class TSPulseClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             classes=np.arange(len(self.classes_)),
             iterator_train__shuffle=True,
             callbacks=callbacks,
-            device=str(device),
+            device=str(self._device()),
             verbose=int(bool(self.verbose)),
         )
-
-    @staticmethod
-    def _history(net: NeuralNetClassifier) -> list[dict[str, float]]:
-        keys = ("train_loss", "valid_loss", "valid_acc")
-        return [{k: float(row[k]) for k in keys if k in row} for row in net.history]
 
     @staticmethod
     def _best_epoch(history: list[dict[str, float]]) -> int:
@@ -313,12 +272,8 @@ class TSPulseClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
     def _snapshot(self, net: NeuralNetClassifier) -> dict[str, Any]:
         """Fitted attributes as they would be if training stopped now."""
-        history = self._history(net)
-        return {
-            "model_": copy.deepcopy(net.module_).eval(),
-            "history_": history,
-            "best_epoch_": len(history),
-        }
+        attributes = super()._snapshot(net)
+        return {**attributes, "best_epoch_": len(attributes["history_"])}
 
     # -------------------------------------------------------------- predicting
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -335,22 +290,18 @@ class TSPulseClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             Columns follow :attr:`classes_`.
         """
         check_is_fitted(self, "model_")
-        panel = check_panel(X, estimator=self, reset=False, allow_nan=True)
-        device = resolve_device(self.device)
-        model = self.model_.to(device).eval()
-        windows = context_windows(panel, model.encoder.config.context_length)
-        chunks = []
-        with torch.inference_mode():
-            step = max(self.batch_size, _MIN_PREDICT_BATCH)
-            arrays = (windows.values, windows.observed)
-            for x, observed in tensor_batches(arrays, step, device):
-                logits = model(x, observed).double()
-                chunks.append(torch.softmax(logits, dim=-1).cpu().numpy())
-        proba = pool_windows(np.concatenate(chunks), windows.owner, panel.n_instances)
-        proba = proba.astype(np.float64)
+        panel = self._check_X(X, reset=False)
+        model = self.model_.to(self._device()).eval()
+        proba = self._infer_windows(
+            lambda x, observed: torch.softmax(model(x, observed).double(), dim=-1),
+            panel,
+            model.encoder.config.context_length,
+            batch_size=max(self.batch_size, _MIN_PREDICT_BATCH),
+        ).astype(np.float64)
         # float32, like the network: digits beyond that depend on how windows
         # were batched (matrix-product rounding), not on the data.
-        return (proba / proba.sum(axis=1, keepdims=True)).astype(np.float32)
+        proba = (proba / proba.sum(axis=1, keepdims=True)).astype(np.float32)
+        return self._finite(proba, "predict_proba")
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """Logarithm of :meth:`predict_proba`."""

@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
-import torch
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.callback import CallbackSupportMixin, with_callbacks
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from sslts._params import check_choice, check_int, check_positive
-from sslts._torch import resolve_device, seeded, tensor_batches
-from sslts._validation import Panel, check_panel
-from sslts.data.windows import context_windows, pool_windows
+from sslts._base import BaseTorchEstimator, epoch_history, pool_channels
+from sslts._params import Options
+from sslts._validation import Panel
+from sslts.data.windows import context_windows
 from sslts.models import TSPulse
 from sslts.pretrained import initial_model
-from sslts.training import PretrainNet, SklearnCallbackBridge
-from sslts.training.finetune import finetune_history, finetune_tspulse
+from sslts.training.finetune import finetune_tspulse
 
 __all__ = ["TSPulseEmbedder"]
 
-_EMBEDDINGS = ("semantic", "detail", "both")
-_CHANNEL_POOLING = ("concat", "mean")
 
-
-class TSPulseEmbedder(
-    CallbackSupportMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
-):
+class TSPulseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseTorchEstimator):
     """Embed time series with a TSPulse encoder.
 
     Each channel is encoded independently; series of any length are fitted to
@@ -54,7 +45,7 @@ class TSPulseEmbedder(
         How per-channel embeddings are combined: concatenated in channel order
         (keeps which channel said what; width grows with the channel count) or
         averaged (width independent of the channel count).
-    finetune_epochs : int, default=0
+    max_epochs : int, default=0
         Epochs of self-supervised (masked reconstruction) training on ``X``
         during ``fit``; 0 keeps the encoder frozen and ``fit`` only records
         the input layout.
@@ -86,7 +77,7 @@ class TSPulseEmbedder(
         Longest series length seen in ``fit``.
     card_ : dict
         Model card of the loaded checkpoint (empty for random initialisation).
-    finetune_history_ : list of dict
+    history_ : list of dict
         Per-epoch losses of fine-tuning (empty when frozen).
 
     Examples
@@ -101,12 +92,17 @@ class TSPulseEmbedder(
     >>> clf = make_pipeline(emb, LogisticRegression()).fit(X, y)
     """
 
+    _parameter_constraints = {
+        **BaseTorchEstimator._parameter_constraints,
+        "embedding": [Options(("semantic", "detail", "both"))],
+    }
+
     def __init__(
         self,
         pretrained: Any = "default",
         embedding: str = "semantic",
         channel_pooling: str = "concat",
-        finetune_epochs: int = 0,
+        max_epochs: int = 0,
         lr: float = 1e-3,
         batch_size: int = 256,
         device: str = "auto",
@@ -116,7 +112,7 @@ class TSPulseEmbedder(
         self.pretrained = pretrained
         self.embedding = embedding
         self.channel_pooling = channel_pooling
-        self.finetune_epochs = finetune_epochs
+        self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
         self.device = device
@@ -125,77 +121,30 @@ class TSPulseEmbedder(
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.three_d_array = True
-        tags.input_tags.allow_nan = True
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
-    # ---------------------------------------------------------------- fitting
-    def _check_params(self) -> None:
-        check_choice("embedding", self.embedding, _EMBEDDINGS)
-        check_choice("channel_pooling", self.channel_pooling, _CHANNEL_POOLING)
-        check_int("finetune_epochs", self.finetune_epochs, 0)
-        check_int("batch_size", self.batch_size, 1)
-        check_positive("lr", self.lr)
-
-    @with_callbacks
-    def fit(self, X: Any, y: Any = None) -> TSPulseEmbedder:
-        """Load the encoder and, if ``finetune_epochs > 0``, continue pretraining on ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_instances, n_timepoints) or \
-                (n_instances, n_channels, n_timepoints), or list of arrays
-            Training panel (see :mod:`sslts._validation`).
-        y : ignored
-
-        Returns
-        -------
-        self
-        """
-        self._check_params()
-        panel = check_panel(X, estimator=self, reset=True, allow_nan=True)
-        device = resolve_device(self.device)
-        context = self._init_callback_context(max_subtasks=self.finetune_epochs)
-        context.call_on_fit_task_begin(estimator=self, X=X)
-        with seeded(self.random_state):
-            model, card = initial_model(self.pretrained, TSPulse)
-            model = model.to(device)
-            self.card_ = card
-            self.finetune_history_: list[dict[str, float]] = []
-            if self.finetune_epochs > 0:
-                model = self._finetune(model, panel, device, context)
+    def _fit(self, panel: Panel, y: None) -> None:
+        """Load the encoder and, if ``max_epochs > 0``, continue pretraining on ``panel``."""
+        model, self.card_ = initial_model(self.pretrained, TSPulse)
+        model = model.to(self._device())
+        self.history_: list[dict[str, float]] = []
+        if self.max_epochs > 0:
+            windows = context_windows(panel, model.config.context_length)
+            net = finetune_tspulse(
+                model,
+                windows.values,
+                windows.observed,
+                max_epochs=self.max_epochs,
+                lr=self.lr,
+                batch_size=self.batch_size,
+                device=self._device(),
+                verbose=bool(self.verbose),
+                extra_callbacks=self._epoch_callbacks(),
+            )
+            self.history_ = epoch_history(net)
+            model = net.module_
         self.model_ = model.eval()
-        context.call_on_fit_task_end(estimator=self, X=X)
-        return self
-
-    def _finetune(
-        self, model: TSPulse, panel: Panel, device: torch.device, context: Any
-    ) -> TSPulse:
-        """Continue masked-reconstruction pretraining on the context windows of ``panel``."""
-        windows = context_windows(panel, model.config.context_length)
-        net = finetune_tspulse(
-            model,
-            windows.values,
-            windows.observed,
-            epochs=self.finetune_epochs,
-            lr=self.lr,
-            batch_size=self.batch_size,
-            device=device,
-            verbose=bool(self.verbose),
-            extra_callbacks=[
-                ("sklearn_callbacks", SklearnCallbackBridge(context, self, self._snapshot))
-            ],
-        )
-        self.finetune_history_ = finetune_history(net)
-        return net.module_
-
-    def _snapshot(self, net: PretrainNet) -> dict[str, Any]:
-        """Fitted attributes as they would be if fine-tuning stopped now."""
-        return {
-            "model_": copy.deepcopy(net.module_).eval(),
-            "finetune_history_": finetune_history(net),
-        }
 
     # -------------------------------------------------------------- transform
     def transform(self, X: Any) -> np.ndarray:
@@ -211,20 +160,14 @@ class TSPulseEmbedder(
         ndarray of shape (n_instances, n_features_out), float32
         """
         check_is_fitted(self, "model_")
-        panel = check_panel(X, estimator=self, reset=False, allow_nan=True)
-        device = resolve_device(self.device)
-        model = self.model_.to(device)
-        windows = context_windows(panel, model.config.context_length)
-        chunks = []
-        with torch.inference_mode():
-            arrays = (windows.values, windows.observed)
-            for x, observed in tensor_batches(arrays, self.batch_size, device):
-                emb = model.embed(x, observed, kind=self.embedding)
-                chunks.append(emb.float().cpu().numpy())
-        per_channel = pool_windows(np.concatenate(chunks), windows.owner, panel.n_instances)
-        if self.channel_pooling == "mean":
-            return per_channel.mean(axis=1)
-        return per_channel.reshape(panel.n_instances, -1)
+        panel = self._check_X(X, reset=False)
+        model = self.model_.to(self._device())
+        per_channel = self._infer_windows(
+            lambda x, observed: model.embed(x, observed, kind=self.embedding),
+            panel,
+            model.config.context_length,
+        )
+        return self._finite(pool_channels(per_channel, self.channel_pooling), "transform")
 
     @property
     def _n_features_out(self) -> int:

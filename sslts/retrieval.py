@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import clone
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from sslts._params import check_choice, check_int
+from sslts._base import BaseTorchEstimator
+from sslts._params import HasMethods, Interval, Options
+from sslts._validation import Panel
 from sslts.embedding import TSPulseEmbedder
 
 __all__ = ["TSPulseRetriever"]
@@ -18,7 +21,7 @@ __all__ = ["TSPulseRetriever"]
 _METRICS = ("cosine", "euclidean")
 
 
-class TSPulseRetriever(BaseEstimator):
+class TSPulseRetriever(BaseTorchEstimator):
     """Find the most similar series of an indexed panel, by TSPulse embeddings.
 
     ``fit`` embeds a panel with a :class:`~sslts.embedding.TSPulseEmbedder`
@@ -83,6 +86,13 @@ class TSPulseRetriever(BaseEstimator):
     0
     """
 
+    _parameter_constraints = {
+        "embedder": [None, HasMethods(("fit", "transform"))],
+        "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
+        "metric": [Options(_METRICS)],
+        "standardize": ["boolean"],
+    }
+
     def __init__(
         self,
         embedder: Any = None,
@@ -95,43 +105,17 @@ class TSPulseRetriever(BaseEstimator):
         self.metric = metric
         self.standardize = standardize
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.three_d_array = True
-        tags.input_tags.allow_nan = True
-        return tags
-
-    def fit(self, X: Any, y: Any = None) -> TSPulseRetriever:
-        """Embed and index the panel ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_instances, n_timepoints) or \
-                (n_instances, n_channels, n_timepoints), or list of arrays
-            The series to search in (see :mod:`sslts._validation`).
-        y : ignored
-
-        Returns
-        -------
-        self
-        """
-        check_int("n_neighbors", self.n_neighbors, 1)
-        check_choice("metric", self.metric, _METRICS)
-        if not isinstance(self.standardize, (bool, np.bool_)):
-            raise ValueError(
-                f"standardize must be True or False, got {self.standardize!r}"
-            )
+    def _fit(self, panel: Panel, y: None) -> None:
+        """Embed and index the panel."""
         embedder = TSPulseEmbedder() if self.embedder is None else self.embedder
         self.embedder_ = clone(embedder)
-        embeddings = np.asarray(self.embedder_.fit_transform(X), dtype=np.float32)
+        embeddings = np.asarray(self.embedder_.fit_transform(panel.to_input()), np.float32)
         self.scaler_ = StandardScaler().fit(embeddings) if self.standardize else None
         self.embeddings_ = self._scale(embeddings)
-        self.n_features_in_ = self.embedder_.n_features_in_
         self.n_samples_fit_ = len(self.embeddings_)
         self.nn_ = NearestNeighbors(
             n_neighbors=self.n_neighbors, metric=self.metric, algorithm="brute"
         ).fit(self.embeddings_)
-        return self
 
     def _scale(self, embeddings: np.ndarray) -> np.ndarray:
         if self.scaler_ is None:
@@ -140,7 +124,10 @@ class TSPulseRetriever(BaseEstimator):
 
     def _query(self, X: Any) -> np.ndarray | None:
         check_is_fitted(self, "nn_")
-        return None if X is None else self._scale(self.embedder_.transform(X))
+        if X is None:
+            return None
+        panel = self._check_X(X, reset=False)
+        return self._scale(self.embedder_.transform(panel.to_input()))
 
     def kneighbors(
         self,

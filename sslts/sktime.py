@@ -3,7 +3,8 @@
 Each adapter mirrors the parameters of the scikit-learn-style estimator it
 wraps, builds that estimator in ``fit`` and delegates to it; sktime handles
 the input formats (pandas, nested, multi-index...) and hands over either a
-numpy3D array or, for unequal-length panels, a list of DataFrames.
+numpy3D array or, for unequal-length panels, a list of DataFrames (``df-list``),
+which the wrapped estimators read directly (:mod:`sslts._validation`).
 
 All adapters keep the ``_parent_callback_ctx`` attribute that scikit-learn
 (>= 1.9) meta-estimators such as :class:`sklearn.pipeline.Pipeline` set on
@@ -85,13 +86,6 @@ class _SsltsAdapterMixin:
         return [{**tiny, **variant} for variant in cls._test_variants]
 
 
-def _as_panel(X: Any) -> np.ndarray | list[np.ndarray]:
-    """sktime inner panel (numpy3D, or df-list of ``(T, C)`` frames) -> sslts panel input."""
-    if isinstance(X, np.ndarray):
-        return X
-    return [frame.to_numpy(dtype=np.float64).T for frame in X]
-
-
 class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
     """sktime transformer: a panel of series in, one row of TSPulse features per series out.
 
@@ -107,7 +101,7 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
         Which tokens form the features.
     channel_pooling : {"concat", "mean"}, default="concat"
         How per-channel embeddings are combined.
-    finetune_epochs : int, default=0
+    max_epochs : int, default=0
         Epochs of self-supervised fine-tuning on ``X`` in ``fit`` (0: frozen).
     lr : float, default=1e-3
         Fine-tuning learning rate.
@@ -138,7 +132,7 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
     _wrapped_class = TSPulseEmbedder
     _test_variants = (
         {},
-        {"embedding": "both", "channel_pooling": "mean", "finetune_epochs": 1},
+        {"embedding": "both", "channel_pooling": "mean", "max_epochs": 1},
     )
     _tags = {
         **_COMMON_TAGS,
@@ -161,7 +155,7 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
         pretrained: Any = "default",
         embedding: str = "semantic",
         channel_pooling: str = "concat",
-        finetune_epochs: int = 0,
+        max_epochs: int = 0,
         lr: float = 1e-3,
         batch_size: int = 256,
         device: str = "auto",
@@ -171,7 +165,7 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
         self.pretrained = pretrained
         self.embedding = embedding
         self.channel_pooling = channel_pooling
-        self.finetune_epochs = finetune_epochs
+        self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
         self.device = device
@@ -180,11 +174,11 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
         super().__init__()
 
     def _fit(self, X: Any, y: Any = None) -> TSPulseTransformer:
-        self.embedder_ = self._wrapped().fit(_as_panel(X))
+        self.embedder_ = self._wrapped().fit(X)
         return self
 
     def _transform(self, X: Any, y: Any = None) -> pd.DataFrame:
-        features = self.embedder_.transform(_as_panel(X))
+        features = self.embedder_.transform(X)
         return pd.DataFrame(features, columns=self.embedder_.get_feature_names_out())
 
 class TSPulseSktimeClassifier(_SsltsAdapterMixin, BaseClassifier):
@@ -283,15 +277,15 @@ class TSPulseSktimeClassifier(_SsltsAdapterMixin, BaseClassifier):
         super().__init__()
 
     def _fit(self, X: Any, y: np.ndarray) -> TSPulseSktimeClassifier:
-        self.classifier_ = self._wrapped().fit(_as_panel(X), y)
+        self.classifier_ = self._wrapped().fit(X, y)
         return self
 
     def _predict(self, X: Any) -> np.ndarray:
-        return self.classifier_.predict(_as_panel(X))
+        return self.classifier_.predict(X)
 
     def _predict_proba(self, X: Any) -> np.ndarray:
         # Both sort the labels, so the columns already follow ``self.classes_``.
-        return self.classifier_.predict_proba(_as_panel(X))
+        return self.classifier_.predict_proba(X)
 
 class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
     """sktime anomaly detector: TSPulse reconstruction and forecast errors per point.
@@ -329,7 +323,7 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
         ``window``, at least 4).
     smoothing_length : int, default=8
         Centred moving-average window over each head's point errors (1: none).
-    finetune_epochs : int, default=0
+    max_epochs : int, default=0
         Epochs of self-supervised fine-tuning on the fit series (0: zero-shot).
     lr : float, default=1e-4
         Fine-tuning learning rate.
@@ -369,7 +363,7 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
         {
             "mode": "ensemble",
             "smoothing_length": 1,
-            "finetune_epochs": 1,
+            "max_epochs": 1,
             "contamination": 0.05,
         },
     )
@@ -390,7 +384,7 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
         window: int | str = "auto",
         stride: int | None = None,
         smoothing_length: int = 8,
-        finetune_epochs: int = 0,
+        max_epochs: int = 0,
         lr: float = 1e-4,
         batch_size: int = 256,
         contamination: float = 0.1,
@@ -403,7 +397,7 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
         self.window = window
         self.stride = stride
         self.smoothing_length = smoothing_length
-        self.finetune_epochs = finetune_epochs
+        self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
         self.contamination = contamination
@@ -416,11 +410,11 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
         labels = None
         if y is not None:
             labels = self.sparse_to_dense(y, pd.RangeIndex(len(X))).to_numpy().ravel()
-        self.detector_ = self._wrapped().fit(X.to_numpy(dtype=np.float64), labels)
+        self.detector_ = self._wrapped().fit(X, labels)
         return self
 
     def _scores(self, X: pd.DataFrame) -> np.ndarray:
-        return self.detector_.decision_function(X.to_numpy(dtype=np.float64))
+        return self.detector_.decision_function(X)
 
     def _predict(self, X: pd.DataFrame) -> pd.Series:
         anomalous = self._scores(X) > self.detector_.threshold_

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import copy
+import numbers
 import warnings
 from typing import Any
 
 import numpy as np
-from sklearn.base import (
-    BaseEstimator,
-    ClassifierMixin,
-    clone,
-)
+from sklearn.base import ClassifierMixin, clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_curve
@@ -23,8 +20,9 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from sslts._params import check_choice, check_fraction, check_int, check_positive
-from sslts._validation import check_panel
+from sslts._base import BaseTorchEstimator
+from sslts._params import Interval, Options
+from sslts._validation import Panel
 from sslts.prediction._features import WindowStatistics
 
 _CLASSIFIERS = ("mlp", "logistic")
@@ -42,7 +40,7 @@ def _is_fitted(estimator: Any) -> bool:
     return True
 
 
-class AnomalyPredictor(ClassifierMixin, BaseEstimator):
+class AnomalyPredictor(ClassifierMixin, BaseTorchEstimator):
     """Predict whether the next window holds an anomaly from the current one.
 
     ``fit(X, y)`` takes context windows in time order and the labels of their
@@ -79,7 +77,7 @@ class AnomalyPredictor(ClassifierMixin, BaseEstimator):
     alpha : float, default=1e-3
         L2 penalty of the MLP (the logistic regression uses ``C = 1 / alpha``
         scaled by the number of training windows, i.e. the same penalty).
-    learning_rate : float, default=2e-3
+    lr : float, default=2e-3
         Adam learning rate of the MLP (the paper's downstream rate).
     max_epochs : int, default=200
         Epochs of the MLP (full passes; no early stopping, which would draw a
@@ -138,6 +136,19 @@ class AnomalyPredictor(ClassifierMixin, BaseEstimator):
     (2, 2)
     """
 
+    _parameter_constraints = {
+        **BaseTorchEstimator._parameter_constraints,
+        "classifier": [Options(_CLASSIFIERS)],
+        "freeze_encoder": ["boolean"],
+        "hidden_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "alpha": [Interval(numbers.Real, 0, None, closed="neither")],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "class_weight": [Options(("balanced",)), dict, None],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither"), None],
+    }
+    # the MLP's epochs are sklearn's own loop, not reported as callback subtasks
+    _epoch_subtasks = False
+
     def __init__(
         self,
         encoder: Any = None,
@@ -145,7 +156,7 @@ class AnomalyPredictor(ClassifierMixin, BaseEstimator):
         classifier: str = "mlp",
         hidden_size: int = 64,
         alpha: float = 1e-3,
-        learning_rate: float = 2e-3,
+        lr: float = 2e-3,
         max_epochs: int = 200,
         class_weight: str | None = "balanced",
         validation_fraction: float | None = 0.25,
@@ -158,7 +169,7 @@ class AnomalyPredictor(ClassifierMixin, BaseEstimator):
         self.classifier = classifier
         self.hidden_size = hidden_size
         self.alpha = alpha
-        self.learning_rate = learning_rate
+        self.lr = lr
         self.max_epochs = max_epochs
         self.class_weight = class_weight
         self.validation_fraction = validation_fraction
@@ -168,31 +179,8 @@ class AnomalyPredictor(ClassifierMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.three_d_array = True
         tags.classifier_tags.multi_class = False
         return tags
-
-    # ---------------------------------------------------------------- fitting
-    def _check_params(self) -> None:
-        check_choice("classifier", self.classifier, _CLASSIFIERS)
-        check_int("hidden_size", self.hidden_size, 1)
-        check_int("max_epochs", self.max_epochs, 1)
-        check_int("batch_size", self.batch_size, 1)
-        check_positive("alpha", self.alpha)
-        check_positive("learning_rate", self.learning_rate)
-        if not (
-            self.class_weight in ("balanced", None)
-            or isinstance(self.class_weight, dict)
-        ):
-            raise ValueError(
-                f"class_weight must be 'balanced', a dict or None, got {self.class_weight!r}"
-            )
-        if self.validation_fraction is not None:
-            check_fraction("validation_fraction", self.validation_fraction)
-        if not isinstance(self.freeze_encoder, (bool, np.bool_)):
-            raise ValueError(
-                f"freeze_encoder must be True or False, got {self.freeze_encoder!r}"
-            )
 
     def _head(self, n_train: int, seed: int) -> Any:
         if self.classifier == "logistic":
@@ -201,7 +189,7 @@ class AnomalyPredictor(ClassifierMixin, BaseEstimator):
             head = MLPClassifier(
                 hidden_layer_sizes=(self.hidden_size,),
                 alpha=self.alpha,
-                learning_rate_init=self.learning_rate,
+                learning_rate_init=self.lr,
                 max_iter=self.max_epochs,
                 batch_size=min(self.batch_size, n_train),
                 n_iter_no_change=self.max_epochs,
@@ -220,38 +208,15 @@ class AnomalyPredictor(ClassifierMixin, BaseEstimator):
             encoder.set_params(random_state=seed)
         return encoder.fit(X)
 
-    def fit(self, X: Any, y: Any) -> AnomalyPredictor:
-        """Fit the encoder (if needed), the classifier, and the threshold.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_windows, n_timepoints) or (n_windows, n_channels, n_timepoints)
-            Context windows in time order.
-        y : array-like of shape (n_windows,)
-            Binary labels of the *next* windows (two distinct values; the
-            larger one, e.g. 1 or True, marks an anomaly).
-
-        Returns
-        -------
-        self
-
-        Raises
-        ------
-        ValueError
-            For bad parameters, non-binary ``y``, a length mismatch, or a
-            training part (before the validation part) holding one class only.
-        """
-        self._check_params()
-        panel = check_panel(X, estimator=self, reset=True, allow_nan=True)
-        X_values = _restore_nan(panel)
+    def _check_y(self, y: Any, panel: Panel) -> np.ndarray:
         if y is None:
             raise ValueError(
                 "AnomalyPredictor requires y to be passed, but the target y is None"
             )
         y = column_or_1d(y, warn=True)
-        if len(y) != len(X_values):
+        if len(y) != panel.n_instances:
             raise ValueError(
-                f"y must hold one label per window ({len(X_values)}); got {len(y)}"
+                f"y must hold one label per window ({panel.n_instances}); got {len(y)}"
             )
         if len(y) < 2:
             raise ValueError(
@@ -264,6 +229,10 @@ class AnomalyPredictor(ClassifierMixin, BaseEstimator):
                 "Only binary classification is supported (anomaly in the next window or "
                 f"not). The type of the target is {y_type}."
             )
+        return y
+
+    def _fit(self, panel: Panel, y: np.ndarray) -> None:
+        X_values = panel.to_input()
         self.classes_ = np.unique(y)
         if len(self.classes_) != 2:
             raise ValueError(
@@ -311,7 +280,6 @@ class AnomalyPredictor(ClassifierMixin, BaseEstimator):
             self.threshold_, self.validation_f1_ = best_f1_threshold(
                 y01[n_train:], proba
             )
-        return self
 
     def _features(self, X: np.ndarray) -> np.ndarray:
         features = np.asarray(self.encoder_.transform(X), dtype=np.float64)
@@ -336,13 +304,14 @@ class AnomalyPredictor(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_windows, 2)
         """
         check_is_fitted(self)
-        panel = check_panel(X, estimator=self, reset=False, allow_nan=True)
+        panel = self._check_X(X, reset=False)
         if panel.values.shape[2] != self.n_timepoints_:
             raise ValueError(
                 f"X has windows of {panel.values.shape[2]} time points, but AnomalyPredictor "
                 f"was fitted on windows of {self.n_timepoints_}"
             )
-        return self.classifier_.predict_proba(self._features(_restore_nan(panel)))
+        proba = self.classifier_.predict_proba(self._features(panel.to_input()))
+        return self._finite(proba, "predict_proba")
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Anomaly probability minus ``threshold_`` (positive = warning).
@@ -373,13 +342,6 @@ class AnomalyPredictor(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         return self.classes_[(self.decision_function(X) > 0).astype(int)]
-
-
-def _restore_nan(panel: Any) -> np.ndarray:
-    """The panel's values with unobserved points back to NaN, for the encoder."""
-    if panel.observed is None:
-        return panel.values
-    return np.where(panel.observed, panel.values, np.float32(np.nan))
 
 
 def best_f1_threshold(y_true: Any, scores: Any) -> tuple[float, float]:

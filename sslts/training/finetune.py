@@ -15,7 +15,7 @@ from sslts.models import TSPulse
 from sslts.objectives import TSPulseLosses, TSPulseObjective
 from sslts.training.net import PretrainNet, pretrain_callbacks
 
-__all__ = ["finetune_history", "finetune_tspulse"]
+__all__ = ["finetune_tspulse"]
 
 
 def finetune_tspulse(
@@ -23,7 +23,7 @@ def finetune_tspulse(
     values: np.ndarray,
     observed: np.ndarray | None,
     *,
-    epochs: int,
+    max_epochs: int,
     lr: float,
     batch_size: int,
     device: torch.device | str,
@@ -40,7 +40,7 @@ def finetune_tspulse(
         Windows with ``length >= model.config.context_length``.
     observed : ndarray of bool, same shape, or None
         False where a value is missing or padding.
-    epochs, lr, batch_size : int, float, int
+    max_epochs, lr, batch_size : int, float, int
         Training schedule (the batch is capped at the number of windows).
     device : torch.device or str
     verbose : bool
@@ -62,14 +62,14 @@ def finetune_tspulse(
         model,
         criterion=TSPulseObjective,
         criterion__config=model.config,
-        max_epochs=epochs,
+        max_epochs=max_epochs,
         lr=lr,
         batch_size=min(batch_size, len(values)),
         iterator_train__shuffle=True,
         device=str(device),
         callbacks=pretrain_callbacks(
             TSPulseLosses._fields[1:],
-            max_epochs=epochs,
+            max_epochs=max_epochs,
             verbose=bool(verbose),
             extra=extra_callbacks,
         ),
@@ -77,9 +77,3 @@ def finetune_tspulse(
     )
     net.fit(batch)
     return net
-
-
-def finetune_history(net: PretrainNet) -> list[dict[str, float]]:
-    """Per-epoch total and part losses of a fine-tuning net."""
-    keys = ["train_loss", *(f"loss_{p}" for p in TSPulseLosses._fields[1:])]
-    return [{k: float(row[k]) for k in keys if k in row} for row in net.history]

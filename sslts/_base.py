@@ -1,0 +1,249 @@
+"""The template every sslts estimator follows (in the spirit of aeon's ``@final fit``).
+
+:class:`BaseTorchEstimator` owns ``fit``:
+
+1. check every parameter against the class's declared
+   ``_parameter_constraints`` (:mod:`sslts._params`), then the subclass's
+   cross-parameter rules (``_check_params``);
+2. convert and check ``X`` through the one input gate
+   (:mod:`sslts._validation`): a :class:`~sslts._validation.Panel` for panel
+   estimators, a :class:`~sslts._validation.Series` for series estimators;
+   then ``y`` (``_check_y``);
+3. open the scikit-learn callback context (one subtask per epoch for
+   estimators with ``max_epochs``);
+4. seed torch from ``random_state`` (the caller's random state is restored);
+5. call the subclass's ``_fit(data, y)``.
+
+Subclasses implement ``_fit`` and their output methods, and use the small
+helpers here: ``_device`` (the resolved ``device`` parameter),
+``_epoch_callbacks`` (the bridge that reports skorch epochs to scikit-learn
+callbacks), ``_snapshot`` (fitted attributes as if training stopped now),
+``_infer`` / ``_infer_windows`` (batched inference) and ``_finite`` (the
+no-NaN/inf guard on every output). Training histories are ``history_``, a
+list of per-epoch dicts (:func:`epoch_history`).
+
+Estimators without torch (``KMeansAnomalyDetector``) use the same template;
+the torch steps only act on the parameters an estimator has.
+"""
+
+from __future__ import annotations
+
+import copy
+import numbers
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, final
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.callback import CallbackSupportMixin, with_callbacks
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+
+from sslts._params import Interval, Options, validate_params
+from sslts._torch import resolve_device, seeded, tensor_batches
+from sslts._validation import Panel, Series, check_finite_output, check_panel, check_series
+from sslts.data.windows import context_windows, pool_windows
+from sslts.training.callbacks import SklearnCallbackBridge
+
+__all__ = ["BaseTorchEstimator", "epoch_history", "pool_channels"]
+
+#: Per-epoch history entries that are bookkeeping, not measurements.
+_HISTORY_SKIP = frozenset({"epoch", "dur"})
+
+
+def epoch_history(net: NeuralNet) -> list[dict[str, float]]:
+    """A skorch net's history as one dict of measurements per epoch.
+
+    Keeps every numeric per-epoch entry (``train_loss``, ``valid_loss``,
+    ``valid_acc``, the objective's ``loss_*`` parts, collapse monitors...),
+    leaving out the epoch number, its duration, batch counts, the per-batch
+    records and skorch's ``*_best`` flags.
+    """
+    rows = []
+    for row in net.history:
+        rows.append(
+            {
+                key: float(value)
+                for key, value in row.items()
+                if key not in _HISTORY_SKIP
+                and not key.endswith("_batch_count")
+                and isinstance(value, numbers.Real)
+                and not isinstance(value, (bool, np.bool_))
+            }
+        )
+    return rows
+
+
+def pool_channels(per_channel: np.ndarray, how: str) -> np.ndarray:
+    """Combine ``(n_instances, n_channels, width)`` features into 2D.
+
+    ``"concat"`` keeps channel order (width grows with the channel count),
+    ``"mean"`` averages channels (width independent of it).
+    """
+    if how == "mean":
+        return per_channel.mean(axis=1)
+    return per_channel.reshape(per_channel.shape[0], -1)
+
+
+class BaseTorchEstimator(CallbackSupportMixin, BaseEstimator):
+    """Base class of every sslts estimator: the ``fit`` template and shared helpers.
+
+    Class attributes a subclass sets:
+
+    ``_parameter_constraints`` : dict
+        ``parameter name -> list of constraints`` (see :mod:`sslts._params`);
+        extend the parent's with ``{**Parent._parameter_constraints, ...}``.
+        The shared names (``pretrained``, ``max_epochs``, ``lr``,
+        ``batch_size``, ``device``, ``random_state``, ``verbose``) are
+        declared here once.
+    ``_input_kind`` : {"panel", "series"}
+        What ``X`` is (see :mod:`sslts._validation`).
+    ``_allow_nan`` : bool
+        Whether NaN marks missing values in ``X``.
+    ``_epoch_subtasks`` : bool
+        Whether ``fit`` reports its ``max_epochs`` epochs as callback
+        subtasks (through :meth:`_epoch_callbacks`); False for estimators
+        whose epochs run inside another library's loop.
+
+    Methods a subclass implements: ``_fit(data, y)``; optionally
+    ``_check_params()`` (rules across parameters), ``_check_y(y, data)`` and
+    ``_snapshot(net)``.
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "pretrained": [str, os.PathLike, None],
+        "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "device": ["device"],
+        "random_state": ["random_state"],
+        "verbose": ["boolean", Interval(numbers.Integral, 0, None, closed="left")],
+        "channel_pooling": [Options(("concat", "mean"))],
+    }
+    _input_kind: ClassVar[str] = "panel"
+    _allow_nan: ClassVar[bool] = True
+    _epoch_subtasks: ClassVar[bool] = True
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = self._input_kind == "panel"
+        tags.input_tags.allow_nan = self._allow_nan
+        return tags
+
+    # ------------------------------------------------------------ template
+    @final
+    @with_callbacks
+    def fit(self, X: Any, y: Any = None) -> BaseTorchEstimator:
+        """Fit the estimator to ``X`` (and ``y`` where it uses one).
+
+        Parameters
+        ----------
+        X : panel or series
+            A panel for panel estimators (2D/3D arrays, lists of arrays,
+            sktime pandas layouts) or one series for series estimators
+            (``(n_timepoints,)``, ``(n_timepoints, n_channels)``, pandas);
+            see :mod:`sslts._validation` and the class docstring.
+        y : array-like or None
+            Targets, for the estimators that use them (class labels, 0/1
+            anomaly labels); ignored otherwise.
+
+        Returns
+        -------
+        self
+        """
+        validate_params(
+            self._parameter_constraints, self.get_params(deep=False), type(self).__name__
+        )
+        self._check_params()
+        data = self._check_X(X, reset=True)
+        y = self._check_y(y, data)
+        epochs = getattr(self, "max_epochs", 0) if self._epoch_subtasks else 0
+        context = self._init_callback_context(max_subtasks=epochs)
+        context.call_on_fit_task_begin(estimator=self, X=X, y=y)
+        with seeded(getattr(self, "random_state", None)):
+            self._fit(data, y)
+        context.call_on_fit_task_end(estimator=self, X=X, y=y)
+        return self
+
+    def _check_params(self) -> None:
+        """Rules that involve several parameters (single ones are declared)."""
+
+    def _check_X(self, X: Any, *, reset: bool) -> Panel | Series:
+        """``X`` through the input gate; ``reset=True`` records its layout."""
+        if self._input_kind == "series":
+            return check_series(X, estimator=self, reset=reset, allow_nan=self._allow_nan)
+        return check_panel(X, estimator=self, reset=reset, allow_nan=self._allow_nan)
+
+    def _check_y(self, y: Any, data: Panel | Series) -> Any:
+        """Check ``y`` against ``data``; estimators that ignore ``y`` return None."""
+        return None
+
+    def _fit(self, data: Panel | Series, y: Any) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ------------------------------------------------------------- helpers
+    def _device(self) -> torch.device:
+        """The ``device`` parameter resolved (``"auto"`` -> CUDA when available)."""
+        return resolve_device(getattr(self, "device", "cpu"))
+
+    def _epoch_callbacks(self) -> list[tuple[str, Callback]]:
+        """skorch callbacks that report each epoch to scikit-learn's callbacks.
+
+        Append them to a net's callbacks inside ``_fit``; a scikit-learn
+        callback that asks to stop ends training after the current epoch.
+        """
+        bridge = SklearnCallbackBridge(self._callback_fit_ctx, self, self._snapshot)
+        return [("sklearn_callbacks", bridge)]
+
+    def _snapshot(self, net: NeuralNet) -> dict[str, Any]:
+        """Fitted attributes as they would be if training stopped now."""
+        return {
+            "model_": copy.deepcopy(net.module_).eval(),
+            "history_": epoch_history(net),
+        }
+
+    def _infer(
+        self,
+        fn: Callable[..., torch.Tensor],
+        arrays: Sequence[np.ndarray],
+        batch_size: int | None = None,
+    ) -> np.ndarray:
+        """``fn`` over row batches of ``arrays`` (as tensors on the device), concatenated.
+
+        Runs under :func:`torch.inference_mode`; ``batch_size`` defaults to
+        the estimator's. ``fn`` returns one tensor per batch, with one row per
+        input row.
+        """
+        device = self._device()
+        step = batch_size or getattr(self, "batch_size", 256)
+        parts = []
+        with torch.inference_mode():
+            for batch in tensor_batches(arrays, step, device):
+                parts.append(fn(*batch).cpu().numpy())
+        return np.concatenate(parts)
+
+    def _infer_windows(
+        self,
+        fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        panel: Panel,
+        context_length: int,
+        batch_size: int | None = None,
+    ) -> np.ndarray:
+        """``fn(x, observed)`` over the context windows of ``panel``, averaged per series.
+
+        Applies the length policy of :mod:`sslts.data.windows` and returns
+        ``(n_instances, ...)`` float32, the mean of each series' windows.
+        """
+        windows = context_windows(panel, context_length)
+        out = self._infer(
+            lambda x, observed: fn(x, observed).float(),
+            (windows.values, windows.observed),
+            batch_size,
+        )
+        return pool_windows(out, windows.owner, panel.n_instances)
+
+    def _finite(self, values: np.ndarray, method: str) -> np.ndarray:
+        """``values``, after checking that every one is finite (else raise)."""
+        return check_finite_output(values, self, method)
