@@ -45,15 +45,13 @@ Run::
 
 from __future__ import annotations
 
-import argparse
-import csv
 import time
 import warnings
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-import torch
+from _common import limit_threads, make_parser, read_csv, write_csv
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from sklearn.exceptions import ConvergenceWarning
@@ -332,12 +330,11 @@ def summarise(rows: list[dict]) -> list[dict]:
 
 def compare_with_anchors(rows: list[dict], path: Path) -> list[dict]:
     """Our classical detectors' mean VUS-PR/AUC-PR next to the anchors' on the same series."""
-    with path.open(newline="") as handle:
-        anchors = {
-            (r["panel"], r["series"], r["method"]): r
-            for r in csv.DictReader(handle)
-            if r["status"] == "ok"
-        }
+    anchors = {
+        (r["panel"], r["series"], r["method"]): r
+        for r in read_csv(path)
+        if r["status"] == "ok"
+    }
     out = []
     for method, names in ANCHOR_NAMES.items():
         for panel, anchor_method in names.items():
@@ -359,33 +356,12 @@ def compare_with_anchors(rows: list[dict], path: Path) -> list[dict]:
             }
             for metric in ("VUS-PR", "AUC-PR"):
                 ours = np.array([p[0][metric] for p in pairs])
-                theirs = np.array([float(p[1][metric]) for p in pairs])
+                theirs = np.array([p[1][metric] for p in pairs])
                 entry[f"{metric} ours"] = float(ours.mean())
                 entry[f"{metric} anchors"] = float(theirs.mean())
                 entry[f"{metric} mean |diff|"] = float(np.abs(ours - theirs).mean())
             out.append(entry)
     return out
-
-
-def read_rows(path: Path) -> list[dict]:
-    """Rows of an earlier run's ``<out>.csv``, numbers parsed."""
-    with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    for row in rows:
-        for key in ("train_end", "sliding_window", "n", "d"):
-            row[key] = int(row[key])
-        for key in (*METRICS, "time_s"):
-            row[key] = float(row[key])
-    return rows
-
-
-def write_csv(path: Path, rows: list[dict]) -> None:
-    if not rows:
-        return
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -444,7 +420,7 @@ def print_table(summary: list[dict]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = make_parser(__doc__, out="anomaly", seed=True, threads=1)
     parser.add_argument(
         "--panels", nargs="+", choices=("uni", "multi"), default=["uni", "multi"]
     )
@@ -452,49 +428,31 @@ def main() -> None:
     parser.add_argument(
         "--limit", type=int, default=None, help="first N series per panel"
     )
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/anomaly"))
     parser.add_argument(
         "--merge",
         action="store_true",
         help="keep the rows of <out>.csv for the methods not run now",
     )
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    limit_threads(args.threads)
     # K-Means on the constant command-flag channels of SMAP/MSL finds one cluster
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
     keys = {"uni": UNIVARIATE, "multi": MULTIVARIATE}
     views = [load_view(k, p) for p in args.panels for k in keys[p][: args.limit]]
     out = args.out
-    out.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     if args.merge and out.with_suffix(".csv").is_file():
-        rows = [
-            r for r in read_rows(out.with_suffix(".csv")) if r["method"] not in args.methods
-        ]
-    with (
-        tqdm(total=len(views) * len(args.methods), desc="series x method") as bar,
-        out.with_suffix(".csv").open("w", newline="") as handle,
-    ):
-        writer = None
-        if rows:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        earlier = read_csv(out.with_suffix(".csv"))
+        rows = [r for r in earlier if r["method"] not in args.methods]
+    with tqdm(total=len(views) * len(args.methods), desc="series x method") as bar:
         for view in views:
             for method in args.methods:
                 bar.set_postfix_str(f"{view['series'][:30]} {method}")
                 rows.append(run_one(view, method, args.seed, args.device))
-                if writer is None:
-                    writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-                    writer.writeheader()
-                writer.writerow(
-                    rows[-1]
-                )  # row by row, so a long run leaves partial results
-                handle.flush()
+                # rewritten after every row, so a long run leaves partial results
+                write_csv(out.with_suffix(".csv"), rows)
                 bar.update()
 
     summary = summarise(rows)

@@ -70,7 +70,6 @@ command, which runs them in one), then merged::
 from __future__ import annotations
 
 import argparse
-import csv
 import importlib
 import time
 from dataclasses import dataclass
@@ -78,7 +77,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import torch
+from _common import limit_threads, make_parser, read_csv, write_csv
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 from tqdm.auto import tqdm
 
@@ -183,7 +182,7 @@ def _ablation_checkpoint(args: argparse.Namespace, seed: int, **switches: bool) 
     import tempfile
 
     from sslts._torch import seeded
-    from sslts.models import JEPAConfig, MTSJEPA
+    from sslts.models import MTSJEPA, JEPAConfig
     from sslts.pretrained import save_checkpoint
 
     config = JEPAConfig(
@@ -407,20 +406,6 @@ def _fmt(mean: Any, std: Any) -> str:
     return "      n/a      " if mean is None else f"{mean:.3f} ± {std:.3f}"
 
 
-def _number(value: str) -> Any:
-    try:
-        return float(value) if "." in value or "e" in value else int(value)
-    except ValueError:
-        return value
-
-
-def _write_rows(rows: list[dict[str, Any]], out: Path) -> None:
-    with open(out.with_suffix(".csv"), "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def _run(args: argparse.Namespace, out: Path) -> list[dict[str, Any]]:
     units = load_units(args.units)
     rows: list[dict[str, Any]] = []
@@ -450,12 +435,12 @@ def _run(args: argparse.Namespace, out: Path) -> list[dict[str, Any]]:
             rows.append({"unit": unit.name, "method": method, "seed": seed, **unit.counts(),
                          "note": f"failed: {type(err).__name__}: {err}"})
             print(f"{unit.name}/{method}/{seed} failed: {err!r}")
-        _write_rows(rows, out)  # written as we go
+        write_csv(out.with_suffix(".csv"), rows, FIELDS)  # written as we go
     return rows
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = make_parser(__doc__, out="anomaly_prediction")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--units", nargs="+", default=["spacecraft", "channel"],
                         choices=["spacecraft", "channel"])
@@ -466,29 +451,21 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                         help="approximate optimisation steps of JEPA pretraining per unit")
     parser.add_argument("--jepa-batch", type=int, default=32)
     parser.add_argument("--jepa-d-model", type=int, default=32)
-    parser.add_argument("--out", default="benchmarks/results/anomaly_prediction")
     parser.add_argument("--combine", nargs="+", metavar="CSV",
                         help="only summarise and plot the rows of these per-run CSVs "
                              "(e.g. the JEPA and non-JEPA parts run as two processes)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    limit_threads(1)
+    out = args.out
 
     if args.combine:
-        rows = []
-        for path in args.combine:
-            with open(path, newline="") as fh:
-                rows += [{k: _number(v) for k, v in r.items() if v != ""} for r in csv.DictReader(fh)]
-        _write_rows(rows, out)
+        rows = [row for path in args.combine for row in read_csv(path)]
+        write_csv(out.with_suffix(".csv"), rows, FIELDS)
     else:
         rows = _run(args, out)
     done = [r for r in rows if r["method"] != "-" and ("f1" in r or "auc" in r)]
     summary = summarise(done)
-    with open(out.parent / (out.name + "_summary.csv"), "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(summary[0]) if summary else ["unit"])
-        writer.writeheader()
-        writer.writerows(summary)
+    write_csv(out.with_name(out.name + "_summary.csv"), summary)
     if summary:
         _plot(summary, out.with_suffix(".png"))
 

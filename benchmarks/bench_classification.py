@@ -30,17 +30,15 @@ Run::
 
 from __future__ import annotations
 
-import argparse
-import csv
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
+from _common import limit_threads, make_parser, write_csv
+from bench_pretrained_classification import _minirocket, _tspulse
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from bench_pretrained_classification import _minirocket, _tspulse
 from sslts.classification import TSPulseClassifier
 from sslts.data.datasets import list_classification, load_classification
 
@@ -48,7 +46,7 @@ METHODS = ("finetuned", "frozen", "frozen_scaled", "minirocket")
 
 
 def _run(archive: str, name: str, max_epochs: int, seed: int) -> dict:
-    torch.set_num_threads(1)
+    limit_threads(1)
     data = load_classification(name, archive)
     start = time.perf_counter()
     clf = TSPulseClassifier(max_epochs=max_epochs, random_state=seed)
@@ -112,13 +110,10 @@ def _wins(rows: list[dict], a: str, b: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = make_parser(__doc__, out="classification", seed=True, n_jobs=1)
     parser.add_argument("--datasets", nargs="*", help="data set names (overrides --max-train)")
     parser.add_argument("--max-train", type=int, default=100, help="largest training split run")
     parser.add_argument("--max-epochs", type=int, default=30)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-jobs", type=int, default=1, help="data sets run in parallel")
-    parser.add_argument("--out", default="benchmarks/results/classification")
     args = parser.parse_args(argv)
 
     todo = []
@@ -135,13 +130,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     order = {key: i for i, key in enumerate(todo)}
     rows.sort(key=lambda r: order[(r["archive"], r["dataset"])])
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.with_suffix(".csv"), "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    _plot(rows, out.with_suffix(".png"))
+    write_csv(args.out.with_suffix(".csv"), rows)
+    _plot(rows, args.out.with_suffix(".png"))
 
     print(f"{'dataset':28s} " + " ".join(f"{m:>13s}" for m in METHODS) + "  epochs")
     for r in rows:

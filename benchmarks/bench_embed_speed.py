@@ -2,8 +2,8 @@
 
 What it measures
 ----------------
-Series embedded per second on the CPU, in one process, with
-``torch.set_num_threads(--threads)``, random weights, under
+Series embedded per second on the CPU, in one process, with ``--threads``
+threads (torch, BLAS and OpenMP), random weights, under
 ``torch.inference_mode()``, for univariate windows of ``--context-length``
 points in batches of ``--batch-size``:
 
@@ -68,7 +68,8 @@ From the repository root, in an environment with this package installed
         --repeats 20 --out benchmarks/results/embed_speed.csv
 
 Use ``--no-memory`` to skip the subprocesses and ``--no-reference`` to time
-ours only. Results go to a CSV (``--out``, folder created). Numbers from a
+ours only. Results go to ``<out>.csv`` (default
+``benchmarks/results/embed_speed.csv``, folder created). Numbers from a
 machine that is busy with other work are meaningless (with two OpenMP
 threads on two busy cores every parallel region can wait a whole scheduler
 time slice): the script prints how many CPUs other processes kept busy
@@ -79,7 +80,6 @@ wait for an idle machine first.
 from __future__ import annotations
 
 import argparse
-import csv
 import gc
 import json
 import os
@@ -92,10 +92,10 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
+from _common import limit_threads, make_parser, write_csv
 
 SSLTS_EMBED = "sslts TSPulse.embed"
 SSLTS_EMBEDDER = "sslts TSPulseEmbedder"
@@ -396,7 +396,7 @@ def measure_peak(fn: Callable[[], object]) -> tuple[float, str]:
 
 
 def memory_child(args: argparse.Namespace) -> None:
-    torch.set_num_threads(args.threads)
+    limit_threads(args.threads)
     name = args.memory_child
     if name in (SSLTS_EMBED, SSLTS_EMBEDDER):
         cases = ours_cases(args, {name})
@@ -470,9 +470,8 @@ def wait_for_idle(limit_s: float, window_s: float = 2.0) -> float | None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = make_parser(__doc__, out="embed_speed", threads=2)
     add = parser.add_argument
-    add("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
     add("--batch-size", type=int, default=256, help="series per call (default 256)")
     add("--context-length", type=int, default=512, help="points per window")
     add("--warmup", type=int, default=3, help="untimed calls per case (default 3)")
@@ -491,7 +490,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     add("--no-reference", action="store_true", help="time ours only")
     add("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
-    add("--out", default="benchmarks/results/embed_speed.csv", help="CSV to write")
     add("--memory-child", default=None, help=argparse.SUPPRESS)
     add("--depth", type=int, default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -505,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
         memory_child(args)
         return 0
 
-    torch.set_num_threads(args.threads)
+    limit_threads(args.threads)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
         f"batch {args.batch_size}, context {args.context_length}, univariate, "
@@ -626,12 +624,7 @@ def main(argv: list[str] | None = None) -> int:
         "torch": torch.__version__,
         "background_cpus": None if others is None else round(others, 2),
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=[*rows[0], *meta])
-        writer.writeheader()
-        writer.writerows({**row, **meta} for row in rows)
+    out = write_csv(args.out.with_suffix(".csv"), [{**row, **meta} for row in rows])
     print(f"wrote {out}")
     return 0
 

@@ -12,10 +12,9 @@ Usage::
 
     python benchmarks/bench_generation.py --length 512 --n 2000 --threads 1
 
-Thread limits are set before numpy and torch are imported (environment
-variables, then threadpoolctl when installed, and ``torch.set_num_threads``),
-and the process is pinned to as many CPUs, so ``--threads 1`` measures one
-core.
+Threads are limited before numpy is imported (:func:`_common.limit_threads`:
+environment variables, ``torch.set_num_threads``, threadpoolctl) and the process
+is pinned to as many CPUs, so ``--threads 1`` measures one core.
 """
 
 from __future__ import annotations
@@ -24,46 +23,33 @@ import argparse
 import os
 import time
 
-_THREAD_VARIABLES = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-)
+from _common import limit_threads, make_parser
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = make_parser(__doc__, seed=True, threads=1)
     add = parser.add_argument
     add("--length", type=int, default=512, help="series length")
     add("--n", type=int, default=2000, help="series per sslts generator")
     add("--naive-n", type=int, default=30, help="series for the naive sampler")
-    add("--threads", type=int, default=1, help="CPU threads (and cores)")
-    add("--seed", type=int, default=0)
     return parser.parse_args()
 
 
-def limit_threads(threads: int) -> str:
-    """Limit BLAS/OpenMP/torch threads and CPU affinity; describe the result.
+def pin_cpus(threads: int) -> str:
+    """Pin the process to its first ``threads`` CPUs, limit threads, describe both.
 
-    Must run before numpy is imported for the environment variables to apply.
+    Must run before numpy is imported (see :func:`_common.limit_threads`).
     """
-    for name in _THREAD_VARIABLES:
-        os.environ[name] = str(threads)
     cpus = "all"
     if hasattr(os, "sched_setaffinity"):
         pinned = sorted(os.sched_getaffinity(0))[:threads]
         os.sched_setaffinity(0, pinned)
         cpus = ",".join(map(str, pinned))
+    limit_threads(threads)
 
     import torch
+    from threadpoolctl import threadpool_info
 
-    torch.set_num_threads(threads)
-    try:
-        from threadpoolctl import threadpool_info, threadpool_limits
-    except ImportError:
-        return f"{threads} thread(s) via environment variables, CPUs {cpus}"
-    threadpool_limits(threads)
     pools = [f"{p['internal_api']}={p['num_threads']}" for p in threadpool_info()]
     pools.append(f"torch={torch.get_num_threads()}")
     return f"{threads} thread(s) ({', '.join(pools)}), CPUs {cpus}"
@@ -71,12 +57,13 @@ def limit_threads(threads: int) -> str:
 
 def main() -> None:
     args = parse_args()
-    threads = limit_threads(args.threads)
+    threads = pin_cpus(args.threads)
 
     import functools
 
     import numpy as np
     from sklearn.gaussian_process import GaussianProcessRegressor
+
     from sslts.data import synthetic
     from sslts.data.synthetic import CauKer, KernelSynth
 

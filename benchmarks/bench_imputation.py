@@ -13,7 +13,7 @@ Protocol
 * Missingness, per channel and per seed: a hybrid mask of whole blocks of 8
   points covering half the target ratio, then independent points hidden with
   the probability that brings the total to the target (12.5, 25, 37.5, 50 %).
-  Blocks are drawn by :func:`sslts.augment.mixed_mask` on an 8-point grid that
+  Blocks are drawn by :func:`sslts.models.mixed_mask` on an 8-point grid that
   is then shifted by a random offset, so blocks do not line up with the
   model's patches.
 * Score: MSE (and MAE) on the hidden points only, in z-score units, mean over
@@ -21,33 +21,30 @@ Protocol
 
 Methods: ``TSPulseImputer`` (zero-shot, shipped checkpoint), optionally the
 same fine-tuned on each corrupted series' own observed values
-(``--finetune-epochs``), linear interpolation, last observation carried
+(``--max-epochs``), linear interpolation, last observation carried
 forward (first value back-filled), and the column mean of the observed values.
 
 Run::
 
     nice -n 5 python benchmarks/bench_imputation.py
     nice -n 5 python benchmarks/bench_imputation.py --split val --variants --output imputation_val
-    nice -n 5 python benchmarks/bench_imputation.py --finetune-epochs 5 --output imputation_ft
+    nice -n 5 python benchmarks/bench_imputation.py --max-epochs 5 --output imputation_ft
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _common import limit_threads, make_parser, results_path, write_csv
 from tqdm.auto import tqdm
 
-from sslts.augment import mixed_mask
 from sslts.data.datasets import data_dir
 from sslts.imputation import TSPulseImputer
+from sslts.models import mixed_mask
 
-RESULTS = Path(__file__).parent / "results"
 BORDERS = {"train": (0, 8640), "val": (8640, 11520), "test": (11520, 14400)}
 RATIOS = (0.125, 0.25, 0.375, 0.5)
 BLOCK = 8
@@ -155,7 +152,7 @@ def _docs_figure(x: np.ndarray, pretrained: str, seed: int, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = make_parser(__doc__)
     parser.add_argument("--datasets", nargs="+", default=["ETTh1", "ETTh2"])
     parser.add_argument("--split", choices=["val", "test"], default="test")
     parser.add_argument("--ratios", nargs="+", type=float, default=list(RATIOS))
@@ -167,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
         help="also score the TSPulse head/anchoring variants (design choices; use on val)",
     )
     parser.add_argument(
-        "--finetune-epochs",
+        "--max-epochs",
         type=int,
         default=0,
         help="also score TSPulseImputer fine-tuned this many epochs on each corrupted "
@@ -176,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", default="imputation", help="results/<output>.csv/.png")
     parser.add_argument("--docs-figure", type=Path, default=None)
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)
+    limit_threads(1)
 
     methods = {"tspulse": tspulse(args.pretrained)}
     if args.variants:
@@ -184,9 +181,9 @@ def main(argv: list[str] | None = None) -> None:
             for anchor in (True, False):
                 name = f"tspulse[{head},{'anchor' if anchor else 'raw'}]"
                 methods[name] = tspulse(args.pretrained, reconstruction=head, anchor=anchor)
-    if args.finetune_epochs:
+    if args.max_epochs:
         methods["tspulse_finetuned"] = tspulse(
-            args.pretrained, finetune_epochs=args.finetune_epochs, random_state=0
+            args.pretrained, max_epochs=args.max_epochs, random_state=0
         )
     methods.update(linear=linear, locf=locf, column_mean=column_mean)
 
@@ -214,13 +211,8 @@ def main(argv: list[str] | None = None) -> None:
                  mse=round(mse, 4), mae=round(mae, 4), missing=round(frac, 4),
                  seconds=round(sec, 3), n_seeds=len(vals))
         )
-    RESULTS.mkdir(exist_ok=True)
-    csv_path = RESULTS / f"{args.output}.csv"
-    with csv_path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    _plot(rows, RESULTS / f"{args.output}.png")
+    csv_path = write_csv(results_path(args.output), rows)
+    _plot(rows, results_path(args.output, ".png"))
 
     print(f"\nMSE on missing points ({args.split} split, mean of {len(args.seeds)} seeds)")
     names = list(methods)
@@ -238,5 +230,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     main()

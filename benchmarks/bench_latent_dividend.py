@@ -24,12 +24,12 @@ Run::
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _common import limit_threads, make_parser, write_csv
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -41,7 +41,6 @@ from sslts.training import effective_rank
 
 METHODS = ("random_init", "masked", "lejepa", "dino", "mts-jepa")
 DEFAULT_DATASETS = ("BME", "UMD", "Plane", "PowerCons", "ECGFiveDays")
-RESULTS = Path(__file__).parent / "results"
 
 
 def epochs_for(data, args: argparse.Namespace) -> int:
@@ -117,7 +116,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = make_parser(__doc__, out="latent_dividend", threads=1)
     parser.add_argument("--datasets", nargs="+", default=list(DEFAULT_DATASETS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--epochs", type=int, default=20)
@@ -132,10 +131,8 @@ def main() -> None:
     parser.add_argument("--n-heads", type=int, default=4)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=RESULTS / "latent_dividend.csv")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    limit_threads(args.threads)
 
     rows: list[dict] = []
     jobs = [(d, s, m) for d in args.datasets for s in args.seeds for m in METHODS]
@@ -144,11 +141,7 @@ def main() -> None:
         result = run_one(loaded[dataset], method, seed, args)
         rows.append({"dataset": dataset, "seed": seed, "method": method, **result})
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    csv_path = write_csv(args.out.with_suffix(".csv"), rows)
     plot(rows, args.out.with_suffix(".png"))
 
     print(f"\n{'dataset':<14}" + "".join(f"{m:>13}" for m in METHODS))
@@ -162,7 +155,7 @@ def main() -> None:
     print(f"{'mean':<14}" + "".join(f"{c:>13.3f}" for c in means))
     ranks = [np.nanmean([r["rank"] for r in rows if r["method"] == m]) for m in METHODS]
     print(f"{'eff. rank':<14}" + "".join(f"{c:>13.1f}" for c in ranks))
-    print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
+    print(f"wrote {csv_path} and {csv_path.with_suffix('.png')}")
 
 
 if __name__ == "__main__":

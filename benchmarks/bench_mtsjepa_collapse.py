@@ -48,13 +48,12 @@ Run::
 
 from __future__ import annotations
 
-import argparse
-import csv
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _common import RESULTS, limit_threads, make_parser, write_csv
 from skorch.callbacks import GradientNormClipping
 from tqdm.auto import tqdm
 
@@ -71,7 +70,6 @@ from sslts.training import (
 )
 
 WINDOW = 100
-RESULTS = Path(__file__).parent / "results"
 VARIANTS = {
     "tau0.1": {},
     "tau1.0": {"temperature": 1.0},
@@ -209,18 +207,21 @@ def plot(history: list[dict], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser = make_parser(__doc__, threads=1)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--max-streams", type=int, default=None)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS,
+        help="output folder (default: benchmarks/results)",
+    )
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    limit_threads(args.threads)
     fit_data, held, n_streams = load_pairs(args.max_streams)
     print(f"{n_streams} streams: {len(fit_data['x'])} training pairs, {len(held['x'])} held out")
-    args.out.mkdir(parents=True, exist_ok=True)
     rows, history = [], []
     runs = [(v, s) for v in args.variants for s in range(args.seeds)]
     for variant, seed in tqdm(runs, desc="MTS-JEPA variants"):
@@ -261,11 +262,8 @@ def main() -> None:
             f"usage {stats['code_usage_entropy']:.3f}, codes {stats['codes_used']}, "
             f"feature std {stats['feature_std']:.4f}, rank {stats['embedding_rank']:.2f}"
         )
-    for name, table in (("mtsjepa_collapse.csv", rows), ("mtsjepa_collapse_history.csv", history)):
-        with open(args.out / name, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(table[0]))
-            writer.writeheader()
-            writer.writerows(table)
+    write_csv(args.out / "mtsjepa_collapse.csv", rows)
+    write_csv(args.out / "mtsjepa_collapse_history.csv", history)
     plot(history, args.out / "mtsjepa_collapse.png")
     print(f"wrote {args.out / 'mtsjepa_collapse.csv'}")
 

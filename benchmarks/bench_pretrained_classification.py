@@ -27,12 +27,11 @@ Run::
 
 from __future__ import annotations
 
-import argparse
-import csv
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import make_parser, write_csv
 from sklearn.linear_model import LogisticRegression, RidgeClassifierCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -97,11 +96,9 @@ def _plot(rows: list[dict], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = make_parser(__doc__, out="pretrained_classification", seed=True)
     parser.add_argument("--checkpoint", default="default", help="pretrained= of TSPulseEmbedder")
     parser.add_argument("--datasets", nargs="*", help="subset of data set names")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="benchmarks/results/pretrained_classification")
     args = parser.parse_args(argv)
 
     todo = [(a, n) for a, n in list_classification() if not args.datasets or n in args.datasets]
@@ -127,13 +124,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
             }
         )
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.with_suffix(".csv"), "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    _plot(rows, out.with_suffix(".png"))
+    write_csv(args.out.with_suffix(".csv"), rows)
+    _plot(rows, args.out.with_suffix(".png"))
 
     print(f"{'dataset':28s} " + " ".join(f"{m:>19s}" for m in METHODS))
     for r in rows:

@@ -30,13 +30,11 @@ Nothing is tuned. Run::
 
 from __future__ import annotations
 
-import argparse
-import csv
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
+from _common import limit_threads, make_parser, results_path, write_csv
 from sklearn.neighbors import NearestNeighbors
 from tqdm.auto import tqdm
 
@@ -44,7 +42,6 @@ from sslts.data.datasets import list_classification, load_classification
 from sslts.embedding import TSPulseEmbedder
 from sslts.retrieval import TSPulseRetriever
 
-RESULTS = Path(__file__).parent / "results"
 METHODS = ("tspulse", "tspulse_both", "tspulse_random_init", "euclidean_znorm", "dtw")
 KS = (1, 5)
 
@@ -115,12 +112,12 @@ def _plot(rows: list[dict], methods: list[str], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = make_parser(__doc__)
     parser.add_argument("--datasets", nargs="+", default=None, help="UCR names (default: all)")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--output", default="retrieval", help="results/<output>.csv/.png")
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)
+    limit_threads(1)
     names = args.datasets or [n for _, n in list_classification("UCR")]
 
     rows = []
@@ -135,13 +132,8 @@ def main(argv: list[str] | None = None) -> None:
             row["seconds"] = round(time.perf_counter() - start, 2)
             rows.append(row)
 
-    RESULTS.mkdir(exist_ok=True)
-    csv_path = RESULTS / f"{args.output}.csv"
-    with csv_path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    _plot(rows, args.methods, RESULTS / f"{args.output}.png")
+    csv_path = write_csv(results_path(args.output), rows)
+    _plot(rows, args.methods, results_path(args.output, ".png"))
 
     header = " ".join(f"{m + ' p@' + str(k):>24}" for m in args.methods for k in KS)
     print(f"\n{'dataset':30} {header}")

@@ -40,22 +40,16 @@ Run::
 
 from __future__ import annotations
 
-import os
+import time
+from pathlib import Path
 
-# One thread per worker; set before torch / numba are imported here or in the workers.
-for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+import numpy as np
+import pandas as pd
+from _common import limit_threads, make_parser, results_path, write_csv
+from joblib import Parallel, delayed
+from tqdm.auto import tqdm
 
-import argparse  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from joblib import Parallel, delayed  # noqa: E402
-from tqdm.auto import tqdm  # noqa: E402
-
-from sslts.data.datasets import list_classification, load_classification  # noqa: E402
+from sslts.data.datasets import list_classification, load_classification
 
 #: Fixed in advance (small sets of several kinds, 2 of them multivariate).
 DEFAULT_DATASETS = (
@@ -72,8 +66,6 @@ DEFAULT_DATASETS = (
 )
 
 METHODS = ("tspulse_logreg", "tspulse_classifier", "minirocket", "knn_euclidean", "knn_dtw")
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def _estimators(methods: list[str], pretrained: str, seed: int) -> dict:
@@ -112,12 +104,11 @@ def _run_one(key: str, methods: list[str], pretrained: str, seed: int) -> pd.Dat
     """One ClassificationBenchmark over one data set (runs inside a loky worker)."""
     import warnings
 
-    import torch
     from sklearn.metrics import accuracy_score
     from sklearn.model_selection import PredefinedSplit
     from sktime.benchmarking.classification import ClassificationBenchmark
 
-    torch.set_num_threads(1)
+    limit_threads(1)
     # sktime reports a fold standard deviation; with one fold numpy warns about it.
     warnings.filterwarnings("ignore", message="Degrees of freedom", category=RuntimeWarning)
     warnings.filterwarnings("ignore", message="invalid value encountered", category=RuntimeWarning)
@@ -176,7 +167,7 @@ def plot(table: pd.DataFrame, methods: list[str], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = make_parser(__doc__, seed=True, n_jobs=2)
     parser.add_argument(
         "--datasets", nargs="+", default=list(DEFAULT_DATASETS),
         help="ARCHIVE/NAME or NAME (UCR), or 'all' for every data set in the data folder",
@@ -184,11 +175,13 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--pretrained", default="default", help="checkpoint of the sslts models")
     parser.add_argument(
-        "--n-jobs", type=int, default=2, help="loky workers (data sets in parallel)"
+        "--output",
+        type=Path,
+        default=results_path("sktime_classification"),
+        help="CSV to write; the plot goes next to it (.png)",
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", type=Path, default=RESULTS / "sktime_classification.csv")
     args = parser.parse_args(argv)
+    limit_threads(1)  # the environment variables reach the loky workers
 
     if args.datasets == ["all"]:
         keys = [f"{archive}/{name}" for archive, name in list_classification()]
@@ -202,8 +195,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     frames = list(tqdm(jobs, total=len(keys), desc="data sets"))
     table = _table(pd.concat(frames, ignore_index=True)).sort_values("dataset")
     methods = [m for m in args.methods if m in table.columns]
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.output, index=False)
+    write_csv(args.output, table.to_dict("records"))
     plot(table, methods, args.output.with_suffix(".png"))
 
     with pd.option_context("display.width", 200, "display.max_columns", 30):

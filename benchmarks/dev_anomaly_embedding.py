@@ -42,14 +42,12 @@ Run::
 
 from __future__ import annotations
 
-import argparse
-import csv
-import sys
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import torch
+from _common import limit_threads, make_parser, write_csv
+from bench_anomaly import UNIVARIATE
 from sklearn.neighbors import NearestNeighbors
 from tqdm.auto import tqdm
 
@@ -64,9 +62,6 @@ from sslts.anomaly._tspulse import (
 from sslts.data.datasets import list_anomaly_series, load_anomaly_series
 from sslts.data.windows import points_from_windows, sliding_windows
 from sslts.metrics import find_period, vus_pr
-
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_anomaly import UNIVARIATE  # noqa: E402
 
 MULTIPLES = (1, 2, 4)
 KINDS = ("semantic", "detail", "both")
@@ -145,11 +140,8 @@ def dev_keys() -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = make_parser(__doc__, out="anomaly_embedding_dev")
     parser.add_argument("--limit", type=int, default=None, help="first N series")
-    parser.add_argument(
-        "--out", type=Path, default=Path("benchmarks/results/anomaly_embedding_dev")
-    )
     parser.add_argument(
         "--study",
         choices=("design", "locscale"),
@@ -157,7 +149,7 @@ def main() -> None:
         help="window/kind/hybrid design, or appended location and log-scale",
     )
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    limit_threads(1)
     rows = []
     keys = dev_keys()[: args.limit]
     for key in tqdm(keys, desc="dev series"):
@@ -205,11 +197,7 @@ def main() -> None:
                     "VUS-PR": vus_pr(labels, scores, sliding_window=vus_window),
                 }
             )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.with_suffix(".csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(args.out.with_suffix(".csv"), rows)
     means = defaultdict(list)
     for row in rows:
         means[row["candidate"]].append(row["VUS-PR"])

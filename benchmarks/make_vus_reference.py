@@ -13,12 +13,12 @@ outputs, so ``tests/test_metrics.py`` needs neither TSB-AD nor this script.
 
 from __future__ import annotations
 
-import argparse
 import json
 from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
+from _common import make_parser
 from TSB_AD.evaluation.metrics import get_metrics
 from TSB_AD.utils.slidingWindows import find_length_rank
 
@@ -107,11 +107,10 @@ def period_cases(rng: np.random.Generator) -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = make_parser(__doc__, seed=True)
     parser.add_argument(
         "--out", type=Path, default=Path("tests/fixtures/vus_reference.json")
     )
-    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     payload = {

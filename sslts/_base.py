@@ -43,7 +43,13 @@ from skorch.callbacks import Callback
 
 from sslts._params import Interval, Options, validate_params
 from sslts._torch import resolve_device, seeded, tensor_batches
-from sslts._validation import Panel, Series, check_finite_output, check_panel, check_series
+from sslts._validation import (
+    Panel,
+    Series,
+    check_finite_output,
+    check_panel,
+    check_series,
+)
 from sslts.data.windows import context_windows, pool_windows
 from sslts.training.callbacks import SklearnCallbackBridge
 

@@ -218,7 +218,6 @@ def _from_pandas_panel(X: Any, name: str) -> np.ndarray | list[np.ndarray]:
             f"{name} could not read X as the sktime panel layout {candidates[0]!r}: "
             f"{details}"
         )
-    layout = metadata["mtype"]
     if metadata["is_equal_length"]:
         return np.asarray(convert_to(X, to_type="numpy3D", as_scitype="Panel"))
     frames = convert_to(X, to_type="df-list", as_scitype="Panel")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -12,7 +12,11 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+)
 from skorch import NeuralNetClassifier
 from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
 from skorch.dataset import Dataset
@@ -141,7 +145,7 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
     ['1', '2']
     """
 
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **BaseTorchEstimator._parameter_constraints,
         "finetune": [Options(FINETUNE_PARTS)],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
@@ -92,7 +92,7 @@ class TSPulseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseTor
     >>> clf = make_pipeline(emb, LogisticRegression()).fit(X, y)
     """
 
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **BaseTorchEstimator._parameter_constraints,
         "embedding": [Options(("semantic", "detail", "both"))],
     }

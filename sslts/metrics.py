@@ -17,10 +17,11 @@ estimate that :func:`find_period` computes.
 
 from __future__ import annotations
 
-import numbers
 from typing import Literal
 
 import numpy as np
+
+from sslts._params import check_choice, check_int
 
 __all__ = [
     "auc_pr",
@@ -150,8 +151,7 @@ def best_f1(y_true, scores, kind: Literal["point", "event"] = "point") -> float:
     >>> best_f1([0, 1, 1, 0, 0, 1], [0.1, 0.9, 0.2, 0.3, 0.1, 0.8], kind="event")
     1.0
     """
-    if kind not in ("point", "event"):
-        raise ValueError(f"kind must be 'point' or 'event', got {kind!r}")
+    check_choice("kind", kind, ("point", "event"))
     y, s = _check_inputs(y_true, scores)
     tps, fps = _curve(y, s)
     precision = tps / (tps + fps)
@@ -209,16 +209,8 @@ def _soft_buffer(starts, ends, width: int, n: int) -> np.ndarray:
 
 def _vus(y_true, scores, sliding_window: int, n_thresholds: int) -> tuple[float, float]:
     y, s = _check_inputs(y_true, scores)
-    for name, value, minimum in (
-        ("sliding_window", sliding_window, 0),
-        ("n_thresholds", n_thresholds, 1),
-    ):
-        if (
-            not isinstance(value, numbers.Integral)
-            or isinstance(value, bool)
-            or value < minimum
-        ):
-            raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    check_int("sliding_window", sliding_window, 0)
+    check_int("n_thresholds", n_thresholds, 1)
     n, n_pos = len(y), float(y.sum())
     starts, ends = _runs(y)
     order = np.argsort(-s, kind="stable")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import clone
@@ -86,7 +86,7 @@ class TSPulseRetriever(BaseTorchEstimator):
     0
     """
 
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "embedder": [None, HasMethods(("fit", "transform"))],
         "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
         "metric": [Options(_METRICS)],

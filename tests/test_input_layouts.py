@@ -244,3 +244,28 @@ def test_wide_2d_input_to_a_series_estimator_is_refused(name, estimator, method)
 def test_bad_series_get_clear_errors(X, match):
     with pytest.raises(ValueError, match=match):
         check_series(X, estimator=_Named(), reset=True, allow_nan=True)
+
+
+# ------------------------------------------------------------ no garbage out
+def test_non_finite_embeddings_raise_instead_of_being_returned(monkeypatch):
+    import torch
+
+    X = np.random.default_rng(0).normal(size=(4, 64))
+    emb = TSPulseEmbedder(pretrained=TINY, device="cpu").fit(X)
+    width = emb.transform(X).shape[1]
+    monkeypatch.setattr(
+        emb.model_, "embed", lambda x, observed, kind: torch.full((len(x), 1, width), np.nan)
+    )
+    with pytest.raises(FloatingPointError, match=r"TSPulseEmbedder\.transform produced \d+ non-finite"):
+        emb.transform(X)
+
+
+def test_non_finite_class_probabilities_raise(monkeypatch):
+    import torch
+
+    X = np.random.default_rng(0).normal(size=(6, 64))
+    clf = TSPulseClassifier(pretrained=TINY, max_epochs=1, validation_fraction=None,
+                            device="cpu", random_state=0).fit(X, np.arange(6) % 2)
+    monkeypatch.setattr(clf.model_, "forward", lambda x, observed: torch.full((len(x), 2), np.inf))
+    with pytest.raises(FloatingPointError, match=r"TSPulseClassifier\.predict_proba"):
+        clf.predict_proba(X)

@@ -122,11 +122,11 @@ def test_input_errors(y, s, match):
 
 def test_parameter_errors():
     y, s = [0, 1, 0, 0], [0.1, 0.9, 0.2, 0.3]
-    with pytest.raises(ValueError, match="kind must be"):
+    with pytest.raises(ValueError, match="'kind' parameter must be one of"):
         best_f1(y, s, kind="range")
-    with pytest.raises(ValueError, match="sliding_window must be an integer"):
+    with pytest.raises(ValueError, match=r"'sliding_window' parameter must be an int in the range \[0, inf\)"):
         vus_pr(y, s, sliding_window=-1)
-    with pytest.raises(ValueError, match="n_thresholds must be an integer"):
+    with pytest.raises(ValueError, match=r"'n_thresholds' parameter must be an int in the range"):
         vus_roc(y, s, n_thresholds=0)
     with pytest.raises(ValueError, match="univariate"):
         find_period(np.zeros((10, 2)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import numbers
 import warnings
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import ClassifierMixin, clone
@@ -136,7 +136,7 @@ class AnomalyPredictor(ClassifierMixin, BaseTorchEstimator):
     (2, 2)
     """
 
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **BaseTorchEstimator._parameter_constraints,
         "classifier": [Options(_CLASSIFIERS)],
         "freeze_encoder": ["boolean"],
