@@ -269,3 +269,28 @@ def test_non_finite_class_probabilities_raise(monkeypatch):
     monkeypatch.setattr(clf.model_, "forward", lambda x, observed: torch.full((len(x), 2), np.inf))
     with pytest.raises(FloatingPointError, match=r"TSPulseClassifier\.predict_proba"):
         clf.predict_proba(X)
+
+
+@pytest.mark.parametrize("adapter", ["transformer", "classifier"])
+def test_sktime_adapters_give_identical_output_for_every_layout(adapter):
+    from sslts.sktime import TSPulseSktimeClassifier, TSPulseTransformer
+
+    rng = np.random.default_rng(4)
+    X3d = rng.normal(size=(8, 2, 50))
+    y = np.arange(8) % 2
+    if adapter == "transformer":
+        estimator, method = TSPulseTransformer(pretrained=TINY, device="cpu"), "transform"
+    else:
+        estimator = TSPulseSktimeClassifier(
+            pretrained=TINY, max_epochs=1, validation_fraction=None, device="cpu",
+            random_state=0,
+        )
+        method = "predict_proba"
+    outputs = {
+        layout: np.asarray(getattr(clone(estimator).fit(X, y), method)(X))
+        for layout, X in _equal_length_layouts(X3d).items()
+        if layout != "list of arrays"  # not an sktime layout
+    }
+    reference = outputs.pop("numpy3D")
+    for layout, out in outputs.items():
+        np.testing.assert_array_equal(out, reference, err_msg=layout)

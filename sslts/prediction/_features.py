@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import (
-    BaseEstimator,
-    TransformerMixin,
-    clone,
-)
+from sklearn.base import TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from sslts._params import check_choice
-from sslts._validation import check_panel
+from sslts._base import BaseTorchEstimator
+from sslts._params import HasMethods, Options
+from sslts._validation import Panel
 
 _REDUCTIONS = ("mean", "max")
 
 
-class WindowStatistics(TransformerMixin, BaseEstimator):
+class WindowStatistics(TransformerMixin, BaseTorchEstimator):
     """Per-channel summary statistics of each window: the simple baseline.
 
     For each channel: mean, standard deviation, minimum, maximum and the
@@ -43,21 +40,10 @@ class WindowStatistics(TransformerMixin, BaseEstimator):
 
     _STATISTICS = ("mean", "std", "min", "max", "slope")
 
-    def fit(self, X: Any, y: Any = None) -> WindowStatistics:
-        """Record the channel count.
+    _allow_nan = False
 
-        Parameters
-        ----------
-        X : array-like of shape (n_windows, n_timepoints) or (n_windows, n_channels, n_timepoints)
-            Windows.
-        y : ignored
-
-        Returns
-        -------
-        self
-        """
-        check_panel(X, estimator=self, reset=True)
-        return self
+    def _fit(self, panel: Panel, y: None) -> None:
+        """Nothing to learn: ``fit`` records the channel count and length."""
 
     def transform(self, X: Any) -> np.ndarray:
         """Compute the statistics.
@@ -72,7 +58,7 @@ class WindowStatistics(TransformerMixin, BaseEstimator):
         ndarray of shape (n_windows, 5 * n_channels), float32
         """
         check_is_fitted(self)
-        panel = check_panel(X, estimator=self, reset=False)
+        panel = self._check_X(X, reset=False)
         if panel.observed is not None:
             raise ValueError("WindowStatistics needs equal-length windows without NaN")
         values = panel.values.astype(np.float64)
@@ -87,7 +73,7 @@ class WindowStatistics(TransformerMixin, BaseEstimator):
             values.max(axis=2),
             slope,
         ]
-        return np.concatenate(features, axis=1).astype(np.float32)
+        return self._finite(np.concatenate(features, axis=1).astype(np.float32), "transform")
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names ``"<statistic>_<channel>"``, in output order.
@@ -114,7 +100,7 @@ class WindowStatistics(TransformerMixin, BaseEstimator):
         return tags
 
 
-class WindowScorer(TransformerMixin, BaseEstimator):
+class WindowScorer(TransformerMixin, BaseTorchEstimator):
     """Score each window with a point-level anomaly detector: one feature per window.
 
     The detector follows the series-in, point-scores-out convention of
@@ -144,28 +130,20 @@ class WindowScorer(TransformerMixin, BaseEstimator):
         Number of channels seen in ``fit``.
     """
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "detector": [HasMethods(("fit", "decision_function"))],
+        "reduce": [Options(_REDUCTIONS)],
+    }
+    _allow_nan = False
+
     def __init__(self, detector: Any, reduce: str = "mean") -> None:
         self.detector = detector
         self.reduce = reduce
 
-    def fit(self, X: Any, y: Any = None) -> WindowScorer:
-        """Fit the detector on the windows joined along time.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_windows, n_timepoints) or (n_windows, n_channels, n_timepoints)
-            Training windows in time order.
-        y : ignored
-
-        Returns
-        -------
-        self
-        """
-        check_choice("reduce", self.reduce, _REDUCTIONS)
-        panel = check_panel(X, estimator=self, reset=True)
+    def _fit(self, panel: Panel, y: None) -> None:
+        """Fit the detector on the windows joined along time."""
         joined = np.concatenate(list(panel.values), axis=1).T  # (n * T, C)
         self.detector_ = clone(self.detector).fit(joined)
-        return self
 
     def transform(self, X: Any) -> np.ndarray:
         """Score each window.
@@ -180,10 +158,10 @@ class WindowScorer(TransformerMixin, BaseEstimator):
         ndarray of shape (n_windows, 1)
         """
         check_is_fitted(self)
-        panel = check_panel(X, estimator=self, reset=False)
+        panel = self._check_X(X, reset=False)
         reduce = np.mean if self.reduce == "mean" else np.max
         scores = [reduce(self.detector_.decision_function(w.T)) for w in panel.values]
-        return np.asarray(scores, dtype=np.float64)[:, None]
+        return self._finite(np.asarray(scores, dtype=np.float64)[:, None], "transform")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
