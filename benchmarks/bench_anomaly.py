@@ -155,7 +155,7 @@ class _WindowScorer:
 
     def decision_function(self, series: np.ndarray) -> np.ndarray:
         flat, windows = self._windows(series)
-        return points_from_windows(self._score_flat(flat), windows)
+        return points_from_windows(self._score_flat(flat), windows, per="window")
 
 
 class WindowPCA(_WindowScorer):
@@ -227,7 +227,7 @@ class TSPulseEmbeddingKNN:
         embeddings, windows = self._embed(series)
         dist = self.neighbors_.kneighbors(self.scaler_.transform(embeddings))[0]
         nearest = np.where(dist[:, 0] > 1e-9, dist[:, 0], dist[:, 1])
-        return points_from_windows(nearest, windows)
+        return points_from_windows(nearest, windows, per="window")
 
 
 def make_detector(method: str, seed: int, device: str):

@@ -99,7 +99,7 @@ def embedding_scores(
         neighbors = NearestNeighbors(n_neighbors=min(2, len(ref)))
         neighbors.fit((ref - mean) / std)
         dist = nearest_other(neighbors, (query - mean) / std)
-        out[kind] = points_from_windows(dist[:, None], full)[:, 0]
+        out[kind] = points_from_windows(dist[:, None], full, per="window")[:, 0]
     return out
 
 
@@ -130,7 +130,7 @@ def locscale_scores(
             query = np.hstack([query, w * (query_ls - ls_mean) / ls_std])
         neighbors = NearestNeighbors(n_neighbors=min(2, len(ref))).fit(ref)
         dist = nearest_other(neighbors, query)
-        out[name] = points_from_windows(dist[:, None], full)[:, 0]
+        out[name] = points_from_windows(dist[:, None], full, per="window")[:, 0]
     return out
 
 

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from sslts.augment import mixed_mask
+from sslts.models import mixed_mask
 from sslts.imputation import TSPulseImputer
 from sslts.plotting import plot_imputation
 

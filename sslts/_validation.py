@@ -150,8 +150,8 @@ def _numeric(X: Any, name: str, allow_nan: bool, ensure_2d: bool, estimator: Any
     kinds = [d.kind for d in dtype] if isinstance(dtype, pd.Series) else [getattr(dtype, "kind", "")]
     if "c" in kinds:
         raise ValueError(
-            f"{name} got complex values; only real values are supported. Pass the real "
-            "part, the magnitude, or both as separate channels."
+            f"Complex data not supported: {name} got complex values. Pass the real part, "
+            "the magnitude, or both as separate channels."
         )
     arr = check_array(
         X,
@@ -160,7 +160,7 @@ def _numeric(X: Any, name: str, allow_nan: bool, ensure_2d: bool, estimator: Any
         ensure_2d=ensure_2d,
         ensure_all_finite="allow-nan" if allow_nan else True,
         ensure_min_samples=1,
-        ensure_min_features=1 if ensure_2d else 0,
+        ensure_min_features=1,
         estimator=estimator,
         input_name="X",
     )
@@ -230,12 +230,12 @@ def _refuse_panel_shape(X: Any, name: str) -> None:
     if isinstance(X, (list, tuple)):
         one_d = all(np.isscalar(x) for x in X)
     else:
-        one_d = isinstance(X, pd.Series) or np.ndim(X) == 1
+        one_d = isinstance(X, pd.Series) or np.asarray(X).ndim == 1
     if one_d:
         raise ValueError(
-            f"{name} expects a panel of series, but X is 1D (shape {np.shape(X)}). For one "
-            "series pass X[None, :] (one instance); for many univariate series of equal "
-            "length pass a 2D array (n_instances, n_timepoints)."
+            f"{name} expects a panel of series, but X is 1D (shape {np.shape(X)}). "
+            "Reshape your data: X[None, :] for one series (one instance), or a 2D array "
+            "(n_instances, n_timepoints) for many univariate series of equal length."
         )
 
 
@@ -370,7 +370,7 @@ def _looks_like_panel(X: Any) -> bool:
         return False
     if isinstance(X, (list, tuple)) and X and _is_ragged(X):
         return True
-    return np.ndim(X) == 3
+    return np.asarray(X).ndim == 3
 
 
 def check_series(

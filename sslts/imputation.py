@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+import numbers
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from sklearn.base import OneToOneFeatureMixin, TransformerMixin
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from tqdm.auto import tqdm
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
 
-from sslts._params import check_choice, check_int, check_positive
-from sslts._torch import resolve_device, seeded, tensor_batches
-from sslts._validation import Series, check_series
+from sslts._base import BaseTorchEstimator, epoch_history
+from sslts._params import Interval, Options
+from sslts._validation import Series
 from sslts.data.windows import SlidingWindows, points_from_windows, sliding_windows
-from sslts.embedding import TSPulseEmbedder
 from sslts.models import TSPulse
 from sslts.pretrained import initial_model
+from sslts.training.finetune import finetune_tspulse
 
 __all__ = ["TSPulseImputer"]
 
@@ -26,7 +27,7 @@ _RECONSTRUCTIONS = ("fft_time", "time", "mean")
 _EDGE_WEIGHT = 0.1
 
 
-class TSPulseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class TSPulseImputer(OneToOneFeatureMixin, TransformerMixin, BaseTorchEstimator):
     """Impute the missing values of a time series with a TSPulse model, zero-shot.
 
     The missing points are the model's mask: every window of the series is
@@ -37,10 +38,12 @@ class TSPulseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     Input contract: **one series per call**, time along the rows, like
     :class:`sklearn.impute.SimpleImputer` with rows ordered in time: ``(T,)``
-    for a univariate series or ``(T, C)`` (``n_timepoints, n_channels``,
-    a pandas ``DataFrame`` works) for a multivariate one. Channels are imputed
-    independently (TSPulse is channel-independent). For a panel, call
-    :meth:`fit_transform` once per series.
+    for a univariate series or ``(T, C)`` (``n_timepoints, n_channels``;
+    a ``pd.Series`` or a time-major ``pd.DataFrame`` works) for a
+    multivariate one. Channels are imputed independently (TSPulse is
+    channel-independent). For a panel, call :meth:`fit_transform` once per
+    series; a 2D input with more columns than rows is refused (it is a panel
+    or a transposed series).
 
     How a series of any length is handled:
 
@@ -70,12 +73,13 @@ class TSPulseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     anchor : bool, default=True
         Correct the reconstruction by the interpolated residual at the
         observed points (step 3 above).
-    finetune_epochs : int, default=0
+    max_epochs : int, default=0
         Epochs of self-supervised masked-reconstruction fine-tuning on the
         *observed* values of the series given to ``fit`` (its windows, each
         channel as its own series; the missing points are never targets).
-        0 keeps the model frozen (zero-shot). Fine-tuning reuses
-        :class:`~sslts.embedding.TSPulseEmbedder`'s training loop.
+        0 keeps the model frozen (zero-shot). Fine-tuning is the routine the
+        other TSPulse estimators share
+        (:func:`sslts.training.finetune.finetune_tspulse`).
     lr : float, default=1e-3
         Learning rate of fine-tuning.
     stride : int or None, default=None
@@ -92,12 +96,21 @@ class TSPulseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     verbose : bool, default=False
         Progress bars (fine-tuning epochs, batches of windows).
 
+    Notes
+    -----
+    Supports scikit-learn's callbacks (``set_callbacks``): each fine-tuning
+    epoch is a subtask of ``fit`` with its losses as metadata, and a callback
+    may stop fine-tuning after any epoch; the estimator it receives at the end
+    of an epoch imputes with that epoch's model.
+
     Attributes
     ----------
     model_ : TSPulse
         The model in evaluation mode.
     card_ : dict
         Card of the loaded checkpoint (empty for random initialisation).
+    history_ : list of dict
+        Per-epoch fine-tuning losses (empty when zero-shot).
     n_features_in_ : int
         Channels of the series seen in ``fit``.
 
@@ -119,12 +132,21 @@ class TSPulseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     True
     """
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **BaseTorchEstimator._parameter_constraints,
+        "reconstruction": [Options(_RECONSTRUCTIONS)],
+        "anchor": ["boolean"],
+        "stride": [Interval(numbers.Integral, 1, None, closed="left"), None],
+    }
+    _input_kind = "series"
+    _allow_nan = True
+
     def __init__(
         self,
         pretrained: Any = "default",
         reconstruction: str = "fft_time",
         anchor: bool = True,
-        finetune_epochs: int = 0,
+        max_epochs: int = 0,
         lr: float = 1e-3,
         stride: int | None = None,
         batch_size: int = 64,
@@ -135,7 +157,7 @@ class TSPulseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.pretrained = pretrained
         self.reconstruction = reconstruction
         self.anchor = anchor
-        self.finetune_epochs = finetune_epochs
+        self.max_epochs = max_epochs
         self.lr = lr
         self.stride = stride
         self.batch_size = batch_size
@@ -145,66 +167,52 @@ class TSPulseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 
-    def _check_params(self) -> None:
-        check_choice("reconstruction", self.reconstruction, _RECONSTRUCTIONS)
-        if not isinstance(self.anchor, (bool, np.bool_)):
-            raise ValueError(f"anchor must be True or False, got {self.anchor!r}")
-        check_int("finetune_epochs", self.finetune_epochs, 0)
-        check_positive("lr", self.lr)
-        if self.stride is not None:
-            check_int("stride", self.stride, 1)
-        check_int("batch_size", self.batch_size, 1)
+    def _check_X(self, X: Any, *, reset: bool) -> Series:
+        """The series gate, plus pandas column names (kept for ``set_output``)."""
+        # with ensure_2d=False validate_data only records/checks feature names;
+        # the series gate checks values and records the channel count
+        validate_data(self, X, reset=reset, skip_check_array=True, ensure_2d=False)
+        return super()._check_X(X, reset=reset)
 
-    def fit(self, X: Any, y: Any = None) -> TSPulseImputer:
-        """Load the model and record the channel count of ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_timepoints,) or (n_timepoints, n_channels)
-            A series, NaN where missing (no channel may be entirely missing).
-        y : ignored
-
-        Returns
-        -------
-        self
-        """
-        self._check_params()
-        _, series = self._validate(X, reset=True)
-        with seeded(self.random_state):
-            model, card = initial_model(self.pretrained, TSPulse)
+    def _fit(self, series: Series, y: None) -> None:
+        """Load the model and, if ``max_epochs > 0``, fine-tune it on ``series``."""
+        model, self.card_ = initial_model(self.pretrained, TSPulse)
         context = model.config.context_length
         if self.stride is not None and self.stride > context:
             raise ValueError(
                 f"stride ({self.stride}) must be at most the model's context length "
                 f"({context}), or every point would not be covered by a window"
             )
-        if self.finetune_epochs > 0:
-            model = self._finetune(series, context)
+        model = model.to(self._device())
+        self.history_: list[dict[str, float]] = []
+        if self.max_epochs > 0:
+            model = self._finetune(model, series)
         self.model_ = model.eval()
-        self.card_ = card
-        return self
 
-    def _finetune(self, series: Series, context: int) -> TSPulse:
-        """The model after masked-reconstruction training on ``series``' windows."""
+    def _finetune(self, model: TSPulse, series: Series) -> TSPulse:
+        """``model`` after masked-reconstruction training on ``series``' windows."""
+        context = model.config.context_length
         windows = sliding_windows(series, context, self._stride(context))
-        # one univariate training series per (window, channel); NaN where unobserved
-        values = np.where(windows.observed, windows.values, np.nan)
-        values = values.reshape(-1, 1, context)
-        values = values[~np.isnan(values).all(axis=-1)[:, 0]]
-        embedder = TSPulseEmbedder(
-            pretrained=self.pretrained,
-            finetune_epochs=self.finetune_epochs,
+        # one univariate training series per (window, channel) with an observed point
+        values = windows.values.reshape(-1, 1, context)
+        observed = windows.observed.reshape(-1, 1, context)
+        keep = observed.any(axis=(1, 2))
+        net = finetune_tspulse(
+            model,
+            np.ascontiguousarray(values[keep]),
+            np.ascontiguousarray(observed[keep]),
+            max_epochs=self.max_epochs,
             lr=self.lr,
             batch_size=self.batch_size,
-            device=self.device,
-            random_state=self.random_state,
-            verbose=self.verbose,
-        ).fit(values)
-        return embedder.model_
+            device=self._device(),
+            verbose=bool(self.verbose),
+            extra_callbacks=self._epoch_callbacks(),
+        )
+        self.history_ = epoch_history(net)
+        return net.module_
 
     def _stride(self, context: int) -> int:
         return self.stride if self.stride is not None else max(1, context // 4)
@@ -215,40 +223,39 @@ class TSPulseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_timepoints,) or (n_timepoints, n_channels)
-            A series of any length with the channel count seen in ``fit``.
+            A series of any length with the channel count seen in ``fit``
+            (a ``pd.Series`` or a time-major ``pd.DataFrame`` works).
 
         Returns
         -------
         ndarray of the shape of ``X``
             float32 for float32 input, float64 otherwise; observed values
             are the input values.
+
+        Raises
+        ------
+        FloatingPointError
+            If a filled value is not finite.
         """
         check_is_fitted(self, "model_")
-        original, series = self._validate(X, reset=False)
-        original = original.copy()
+        series = self._check_X(X, reset=False)
+        # the input's own values, shape and float dtype (the gate has checked them)
+        original = check_array(
+            X,
+            dtype=[np.float64, np.float32],
+            ensure_2d=False,
+            ensure_all_finite="allow-nan",
+            copy=True,
+        )
         if series.observed is None:
             return original
         filled = self._impute(series)
         missing = ~series.observed
         out = original.reshape(series.values.shape)
         out[missing] = filled[missing]
-        return out.reshape(original.shape)
+        return self._finite(out.reshape(original.shape), "transform")
 
     # ------------------------------------------------------------- internals
-    def _validate(self, X: Any, reset: bool) -> tuple[np.ndarray, Series]:
-        """``X`` as a float array of its own shape (float32 kept) and as a Series."""
-        # validate_data records/checks pandas column names (for set_output);
-        # check_series applies the series contract and the channel count.
-        array = validate_data(
-            self,
-            X,
-            reset=reset,
-            dtype=[np.float64, np.float32],
-            ensure_2d=False,
-            ensure_all_finite="allow-nan",
-        )
-        return array, check_series(array, estimator=self, reset=reset, allow_nan=True)
-
     def _impute(self, series: Series) -> np.ndarray:
         """Imputed values ``(n_timepoints, n_channels)`` (also at observed points)."""
         model = self.model_
@@ -263,7 +270,9 @@ class TSPulseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         filled = np.empty_like(values)
         for c in range(series.n_channels):
             w = has_data[:, c, None] * weights[None, :]
-            filled[:, c] = points_from_windows(recon[:, c], windows, weights=w)
+            filled[:, c] = points_from_windows(
+                recon[:, c], windows, per="point", weights=w
+            )
             known = np.flatnonzero(observed[:, c])
             times = np.arange(series.n_timepoints)
             if self.anchor:
@@ -279,17 +288,11 @@ class TSPulseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     def _reconstruct(self, windows: SlidingWindows) -> np.ndarray:
         """Every window's reconstruction in the series' scale: ``(n_windows, C, L)``."""
-        device = resolve_device(self.device)
-        model = self.model_.to(device)
-        chunks = []
-        with torch.inference_mode():
-            batches = tensor_batches(
-                (windows.values, windows.observed), self.batch_size, device
-            )
-            n_batches = -(-len(windows) // self.batch_size)
-            for x, observed in tqdm(
-                batches, total=n_batches, desc="imputing", disable=not self.verbose
-            ):
+        model = self.model_.to(self._device())
+        n_batches = -(-len(windows) // self.batch_size)
+        with tqdm(total=n_batches, desc="imputing", disable=not self.verbose) as bar:
+
+            def reconstruct(x: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
                 out = model(x, observed)
                 if self.reconstruction == "time":
                     scaled = out.time
@@ -297,5 +300,7 @@ class TSPulseImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                     scaled = out.fft_time
                 else:
                     scaled = (out.time + out.fft_time) / 2
-                chunks.append((scaled * out.scale + out.loc).double().cpu().numpy())
-        return np.concatenate(chunks)
+                bar.update(1)
+                return (scaled * out.scale + out.loc).double()
+
+            return self._infer(reconstruct, (windows.values, windows.observed))

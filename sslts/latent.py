@@ -1,8 +1,9 @@
 """The latent-SSL family as one scikit-learn transformer: pretrain on ``X``, embed.
 
 :class:`JEPAEmbedder` trains the shared patch encoder
-(:class:`sslts.models.PatchEncoder`) on the user's own panel with one of four
-self-supervised objectives, then embeds series with it:
+(:class:`sslts.models.PatchEncoder`) on the user's own panel with a
+self-supervised objective of the registry (:mod:`sslts.objectives`), then
+embeds series with it. Four are built in:
 
 * ``"mts-jepa"``: predict the codes of the *next* window (soft codebook, EMA
   target; :mod:`sslts.objectives.mtsjepa`);
@@ -14,113 +15,40 @@ self-supervised objectives, then embeds series with it:
   (:mod:`sslts.objectives.masked`).
 
 Everything except the objective is shared (encoder, windows, optimiser,
-schedule), so the four are directly comparable.
+schedule), so they are directly comparable. Everything objective-specific
+(module, loss, batches, callbacks, serving encoder) comes from its
+:class:`sslts.objectives.Objective` entry.
 """
 
 from __future__ import annotations
 
-import copy
-from typing import Any
+from numbers import Integral
+from typing import Any, ClassVar
 
 import numpy as np
-import torch
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.callback import CallbackSupportMixin, with_callbacks
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import Callback, GradientNormClipping
+from skorch.callbacks import GradientNormClipping
 from torch import nn
 
-from sslts._params import check_choice, check_int, check_positive
-from sslts._torch import resolve_device, seeded, tensor_batches
-from sslts._validation import Panel, check_panel
-from sslts.data.windows import context_windows, pool_windows
-from sslts.models import JEPAConfig, MTSJEPA, PatchEncoder
-from sslts.objectives.dino import DINO, DINOLosses, DINOObjective, DINOOutput
-from sslts.objectives.lejepa import LeJEPA, LeJEPALosses, LeJEPAObjective
-from sslts.objectives.masked import MaskedLosses, MaskedObjective, MaskedPatchModel
-from sslts.objectives.mtsjepa import MTSJEPALosses, MTSJEPAObjective
-from sslts.pretrained import load_checkpoint
-from sslts.training import (
-    CollapseMonitor,
-    EMATarget,
-    PretrainNet,
-    SklearnCallbackBridge,
-    mtsjepa_callbacks,
-    pretrain_callbacks,
-)
+from sslts._base import BaseTorchEstimator, epoch_history, pool_channels
+from sslts._params import Interval, Options
+from sslts._validation import Panel
+from sslts.models import JEPAConfig
+from sslts.objectives import Objective, available_objectives, get_objective
+from sslts.pretrained import initial_model
+from sslts.training import PretrainNet, pretrain_callbacks
 
-__all__ = ["JEPAEmbedder", "next_window_pairs"]
+__all__ = ["JEPAEmbedder"]
 
-_OBJECTIVES = ("mts-jepa", "lejepa", "dino", "masked")
-_FEATURES = ("embedding", "codes")
-_CHANNEL_POOLING = ("concat", "mean")
-#: EMA decay of the DINO teacher (DINO's default).
-_DINO_TEACHER_DECAY = 0.996
-_MONITORS = ("embedding_rank", "code_usage_entropy", "code_top_probability")
-_LOSSES = {
-    "mts-jepa": MTSJEPALosses,
-    "lejepa": LeJEPALosses,
-    "dino": DINOLosses,
-    "masked": MaskedLosses,
-}
+_ABLATIONS = ("use_codebook", "use_coarse")
 
 
-def next_window_pairs(panel: Panel, context: int) -> dict[str, np.ndarray]:
-    """(context, next) pairs of consecutive non-overlapping windows of every series.
-
-    Series ``i`` of length ``n_i`` gives windows ``[k * context, (k + 1) *
-    context)`` for ``k < n_i // context`` (the tail shorter than a window is
-    dropped) and the pairs ``(window k, window k + 1)``.
-
-    Returns
-    -------
-    dict
-        ``x``, ``x_next`` (float32) and ``observed``, ``observed_next``
-        (bool), each ``(n_pairs, n_channels, context)``.
-
-    Raises
-    ------
-    ValueError
-        If no series holds two whole windows.
-    """
-    observed = np.ones(panel.values.shape, bool) if panel.observed is None else panel.observed
-    xs, masks = [], []
-    for i, length in enumerate(panel.lengths):
-        n_windows = int(length) // context
-        if n_windows < 2:
-            continue
-        windows = panel.values[i, :, : n_windows * context].reshape(-1, n_windows, context)
-        mask = observed[i, :, : n_windows * context].reshape(-1, n_windows, context)
-        xs.append(np.moveaxis(windows, 1, 0))
-        masks.append(np.moveaxis(mask, 1, 0))
-    if not xs:
-        raise ValueError(
-            f"objective='mts-jepa' trains on (context, next) window pairs and needs a "
-            f"series of at least 2 * context_length = {2 * context} points; the longest "
-            f"has {int(panel.lengths.max())}"
-        )
-    out: dict[str, list[np.ndarray]] = {"x": [], "x_next": [], "observed": [], "observed_next": []}
-    for w, m in zip(xs, masks):
-        out["x"].append(w[:-1])
-        out["x_next"].append(w[1:])
-        out["observed"].append(m[:-1])
-        out["observed_next"].append(m[1:])
-    return {k: np.ascontiguousarray(np.concatenate(v)) for k, v in out.items()}
+def _positive_int(minimum: int = 1) -> list[Interval]:
+    return [Interval(Integral, minimum, None, closed="left")]
 
 
-def _first_teacher(output: DINOOutput) -> torch.Tensor:
-    """Teacher targets of the first global view (for :class:`CollapseMonitor`)."""
-    return output.teacher[0]
-
-
-def _serving_encoder(module: nn.Module) -> PatchEncoder:
-    """The encoder that embeds after training: DINO's teacher, otherwise the (online) one."""
-    return module.teacher.encoder if isinstance(module, DINO) else module.encoder
-
-
-class JEPAEmbedder(
-    CallbackSupportMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
-):
+class JEPAEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseTorchEstimator):
     """Pretrain a patch-Transformer encoder on ``X`` with a latent (or masked) objective.
 
     ``fit`` trains the encoder self-supervised on windows of ``X`` (``y`` is
@@ -132,23 +60,27 @@ class JEPAEmbedder(
 
     Parameters
     ----------
-    objective : {"lejepa", "dino", "masked", "mts-jepa"}, default="lejepa"
-        Self-supervised objective (see :mod:`sslts.latent`). ``"mts-jepa"``
-        trains on pairs of consecutive non-overlapping windows
-        (:func:`next_window_pairs`) and so needs series of at least
-        ``2 * context_length`` points; the others train on the windows of
-        the length policy.
+    objective : {"lejepa", "dino", "masked", "mts-jepa"} or str, default="lejepa"
+        Self-supervised objective (see :mod:`sslts.latent`): any name of
+        :func:`sslts.objectives.available_objectives`, which also lists
+        objectives registered with :func:`sslts.objectives.register_objective`.
+        ``"mts-jepa"`` trains on pairs of consecutive non-overlapping windows
+        (:func:`sslts.objectives.next_window_pairs`) and so needs series of
+        at least ``2 * context_length`` points; the others train on the
+        windows of the length policy.
     pretrained : str, path or None, default=None
         None starts from a random encoder built from the architecture
         parameters below; otherwise a checkpoint (name or path, see
-        :func:`sslts.pretrained.load_checkpoint`) holding a ``PatchEncoder``
-        or an ``MTSJEPA`` model, whose configuration then replaces the
-        architecture parameters. ``max_epochs=0`` keeps it frozen.
+        :func:`sslts.pretrained.initial_model`) holding a ``PatchEncoder``
+        or the module of a registered objective (e.g. ``MTSJEPA``), whose
+        configuration then replaces the architecture parameters.
+        ``max_epochs=0`` keeps it frozen.
     features : {"embedding", "codes"}, default="embedding"
         ``"embedding"``: per-channel encoder embedding (the patch mean,
-        ``d_model`` values per channel). ``"codes"`` (MTS-JEPA only): the
-        early-warning features of the MTS-JEPA protocol, code probabilities
-        of every patch max-pooled over channels (``n_patches *
+        ``d_model`` values per channel). ``"codes"`` (objectives with codes,
+        i.e. MTS-JEPA, and ``use_codebook=True``): the early-warning
+        features of the MTS-JEPA protocol, code probabilities of every patch
+        max-pooled over channels (``n_patches *
         codebook_size`` values, independent of the channel count;
         ``channel_pooling`` does not apply).
     channel_pooling : {"concat", "mean"}, default="concat"
@@ -169,7 +101,9 @@ class JEPAEmbedder(
     use_codebook, use_coarse : bool, default=True
         MTS-JEPA ablations: ``use_codebook=False`` predicts latents directly
         (no soft codebook, so no ``features="codes"``), ``use_coarse=False``
-        drops the coarse branch. Only ``objective="mts-jepa"`` has them.
+        drops the coarse branch. Only objectives that list them in
+        :attr:`sslts.objectives.Objective.ablations` (``"mts-jepa"``) accept
+        ``False``.
     max_epochs : int, default=20
         Pretraining epochs over the windows of ``X``; 0 keeps the initial
         encoder.
@@ -182,24 +116,29 @@ class JEPAEmbedder(
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, views, masks and shuffling; the caller's
         global torch random state is left untouched.
-    verbose : bool, default=False
+    verbose : bool or int, default=False
         Progress bar and loss table during pretraining.
 
     Attributes
     ----------
     model_ : torch.nn.Module
         The trained objective module (``LeJEPA``, ``DINO``,
-        ``MaskedPatchModel`` or ``MTSJEPA``) in evaluation mode.
+        ``MaskedPatchModel``, ``MTSJEPA``...) in evaluation mode.
     encoder_ : PatchEncoder
-        The encoder used by ``transform`` (for DINO the teacher's, as in
-        DINO's evaluation).
+        The encoder used by ``transform``, the objective's
+        :attr:`~sslts.objectives.Objective.encoder` (for DINO the teacher's,
+        as in DINO's evaluation).
+    card_ : dict
+        Model card of the ``pretrained`` checkpoint (empty without one).
     n_features_in_ : int
         Number of channels seen in ``fit``.
     history_ : list of dict
-        Per-epoch losses of pretraining and the collapse monitors of
+        Per-epoch losses of pretraining (``train_loss`` and the objective's
+        ``loss_<part>``) and the collapse monitors of
         :class:`sslts.training.CollapseMonitor` (``embedding_rank`` for
-        LeJEPA; ``code_usage_entropy``/``code_top_probability`` of the
-        teacher targets for DINO and of the codes for MTS-JEPA).
+        LeJEPA and MTS-JEPA; ``code_usage_entropy``/``code_top_probability``
+        of the teacher targets for DINO and of the codes for MTS-JEPA);
+        empty when ``max_epochs=0``.
 
     Notes
     -----
@@ -216,6 +155,21 @@ class JEPAEmbedder(
     >>> emb.fit_transform(X[:16]).shape
     (16, 16)
     """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **BaseTorchEstimator._parameter_constraints,
+        # Checked against the registry (which may grow) in ``_check_params``.
+        "objective": [str],
+        "features": [Options(("embedding", "codes"))],
+        "context_length": _positive_int(),
+        "patch_length": _positive_int(),
+        "d_model": _positive_int(),
+        "n_layers": _positive_int(),
+        "n_heads": _positive_int(),
+        "codebook_size": _positive_int(2),
+        "use_codebook": ["boolean"],
+        "use_coarse": ["boolean"],
+    }
 
     def __init__(
         self,
@@ -259,38 +213,24 @@ class JEPAEmbedder(
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.three_d_array = True
-        tags.input_tags.allow_nan = True
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
     # ---------------------------------------------------------------- fitting
     def _check_params(self) -> None:
-        check_choice("objective", self.objective, _OBJECTIVES)
-        check_choice("features", self.features, _FEATURES)
-        check_choice("channel_pooling", self.channel_pooling, _CHANNEL_POOLING)
-        for name in ("context_length", "patch_length", "d_model", "n_layers", "n_heads"):
-            check_int(name, getattr(self, name), 1)
-        check_int("codebook_size", self.codebook_size, 2)
-        check_int("max_epochs", self.max_epochs, 0)
-        check_int("batch_size", self.batch_size, 1)
-        check_positive("lr", self.lr)
-        for name in ("use_codebook", "use_coarse"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        ablated = not (self.use_codebook and self.use_coarse)
-        if ablated and self.objective != "mts-jepa":
+        objective = get_objective(self.objective)
+        for name in _ABLATIONS:
+            if not getattr(self, name) and name not in objective.ablations:
+                having = [n for n in available_objectives() if name in get_objective(n).ablations]
+                raise ValueError(
+                    f"{name}=False is an ablation of objective {having}, "
+                    f"got objective={self.objective!r}"
+                )
+        if self.features == "codes" and objective.code_features is None:
+            having = [n for n in available_objectives() if get_objective(n).code_features is not None]
             raise ValueError(
-                "use_codebook=False / use_coarse=False are MTS-JEPA ablations; "
+                f"features='codes' needs an objective with codes {having}, "
                 f"got objective={self.objective!r}"
-            )
-        if self.features == "codes" and not (
-            self.objective == "mts-jepa" and self.use_codebook
-        ):
-            raise ValueError(
-                f"features='codes' needs objective='mts-jepa' with use_codebook=True "
-                f"(a codebook), got objective={self.objective!r}, "
-                f"use_codebook={self.use_codebook!r}"
             )
 
     def _config(self) -> JEPAConfig:
@@ -305,150 +245,62 @@ class JEPAEmbedder(
             use_coarse=self.use_coarse,
         )
 
-    def _initial_module(self) -> nn.Module:
-        """The objective's module around a random or loaded encoder."""
+    def _fit(self, panel: Panel, y: None) -> None:
+        """Build the objective's module (new or from the checkpoint) and pretrain it on ``panel``."""
+        objective = get_objective(self.objective)
         if self.pretrained is None:
-            config, loaded = self._config(), None
-        else:
-            loaded = load_checkpoint(self.pretrained).model
-            if not isinstance(loaded, (PatchEncoder, MTSJEPA)):
-                raise ValueError(
-                    f"checkpoint {self.pretrained!r} holds a {type(loaded).__name__}, "
-                    "not a PatchEncoder or MTSJEPA model"
-                )
-            config = loaded.config
-        if self.objective == "mts-jepa":
-            if isinstance(loaded, MTSJEPA):
-                return loaded
-            model = MTSJEPA(config)
-            if loaded is not None:
-                model.encoder.load_state_dict(loaded.state_dict())
-                model.target_encoder.load_state_dict(loaded.state_dict())
-            return model
-        if isinstance(loaded, MTSJEPA):
-            encoder = loaded.encoder
-        else:
-            encoder = loaded if loaded is not None else PatchEncoder(config)
-        if self.objective == "lejepa":
-            return LeJEPA(encoder)
-        if self.objective == "dino":
-            return DINO(encoder)
-        if config.n_patches < 2:
+            start, self.card_ = self._config(), {}
+        else:  # the objective checks what the checkpoint holds
+            start, self.card_ = initial_model(self.pretrained, nn.Module)
+        module = objective.initial_module(start).to(self._device())
+        config = objective.encoder(module).config
+        if self.features == "codes" and not config.use_codebook:
             raise ValueError(
-                "objective='masked' needs at least 2 patches per window, got "
-                f"context_length={config.context_length}, patch_length={config.patch_length}"
+                "features='codes' needs a codebook, but the model has use_codebook=False"
             )
-        return MaskedPatchModel(encoder)
-
-    @with_callbacks
-    def fit(self, X: Any, y: Any = None) -> JEPAEmbedder:
-        """Pretrain the encoder on ``X`` with the chosen objective.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_instances, n_timepoints) or \
-                (n_instances, n_channels, n_timepoints), or list of arrays
-            Training panel (see :mod:`sslts._validation`).
-        y : ignored
-
-        Returns
-        -------
-        self
-        """
-        self._check_params()
-        panel = check_panel(X, estimator=self, reset=True, allow_nan=True)
-        device = resolve_device(self.device)
-        context = self._init_callback_context(max_subtasks=self.max_epochs)
-        context.call_on_fit_task_begin(estimator=self, X=X)
-        with seeded(self.random_state):
-            module = self._initial_module().to(device)
-            self.history_: list[dict[str, float]] = []
-            if self.max_epochs > 0:
-                module = self._pretrain(module, panel, device, context)
-        self._set_model(module.eval())
-        context.call_on_fit_task_end(estimator=self, X=X)
-        return self
-
-    def _set_model(self, module: nn.Module) -> None:
-        self.model_ = module
-        self.encoder_ = _serving_encoder(module)
-
-    def _batch(self, panel: Panel, context: int) -> dict[str, np.ndarray]:
-        if self.objective == "mts-jepa":
-            return next_window_pairs(panel, context)
-        windows = context_windows(panel, context)
-        return {"x": windows.values, "observed": windows.observed}
-
-    def _criterion(self, module: nn.Module) -> tuple[type, dict[str, Any]]:
-        if self.objective == "mts-jepa":
-            return MTSJEPAObjective, {"config": module.config}
-        objectives = {"lejepa": LeJEPAObjective, "dino": DINOObjective, "masked": MaskedObjective}
-        return objectives[self.objective], {}
-
-    def _training_callbacks(self, module: nn.Module) -> list[tuple[str, Callback]]:
-        """Gradient clipping, EMA targets, annealing and collapse monitoring per objective."""
-        callbacks: list[tuple[str, Callback]] = [
-            ("clip", GradientNormClipping(gradient_clip_value=1.0))
-        ]
-        if self.objective == "dino":
-            callbacks += [
-                ("ema", EMATarget("student", "teacher", decay=_DINO_TEACHER_DECAY)),
-                ("collapse", CollapseMonitor(probabilities=_first_teacher, embeddings=None)),
-            ]
-        elif self.objective == "mts-jepa":
-            callbacks += mtsjepa_callbacks(module.config.ema_decay)
-        elif self.objective == "lejepa":
-            callbacks.append(("collapse", CollapseMonitor(probabilities=None, embeddings="z1")))
-        return callbacks
+        self.history_: list[dict[str, float]] = []
+        if self.max_epochs > 0:
+            module = self._pretrain(objective, module, panel, config.context_length)
+        self.model_ = module.eval()
+        self.encoder_ = objective.encoder(self.model_)
 
     def _pretrain(
-        self, module: nn.Module, panel: Panel, device: torch.device, context: Any
+        self, objective: Objective, module: nn.Module, panel: Panel, context_length: int
     ) -> nn.Module:
-        """Train ``module`` under the objective on the windows of ``panel``."""
-        batch = self._batch(panel, _serving_encoder(module).config.context_length)
-        n_windows = len(batch["x"])
-        criterion, criterion_params = self._criterion(module)
-        parts = _LOSSES[self.objective]._fields[1:]
+        """Train ``module`` under ``objective`` on the batches it makes of ``panel``."""
+        batch = objective.batch(panel, context_length)
+        n_samples = len(next(iter(batch.values())))
+        criterion_params = objective.criterion_params(module)
         net = PretrainNet(
             module,
-            criterion=criterion,
+            criterion=objective.criterion,
             **{f"criterion__{k}": v for k, v in criterion_params.items()},
             max_epochs=self.max_epochs,
             lr=self.lr,
-            batch_size=min(self.batch_size, n_windows),
+            batch_size=min(self.batch_size, n_samples),
             iterator_train__shuffle=True,
-            device=str(device),
+            device=str(self._device()),
             callbacks=pretrain_callbacks(
-                parts,
+                objective.loss_parts,
                 max_epochs=self.max_epochs,
                 verbose=bool(self.verbose),
                 extra=[
-                    *self._training_callbacks(module),
-                    ("sklearn_callbacks", SklearnCallbackBridge(context, self, self._snapshot)),
+                    ("clip", GradientNormClipping(gradient_clip_value=1.0)),
+                    *objective.callbacks(module),
+                    *self._epoch_callbacks(),
                 ],
             ),
             verbose=int(bool(self.verbose)),
         )
         net.fit(batch)
-        self.history_ = self._history(net)
+        self.history_ = epoch_history(net)
         return net.module_
-
-    def _history(self, net: PretrainNet) -> list[dict[str, float]]:
-        keys = [
-            "train_loss",
-            *(f"loss_{p}" for p in _LOSSES[self.objective]._fields[1:]),
-            *_MONITORS,
-        ]
-        return [{k: float(row[k]) for k in keys if k in row} for row in net.history]
 
     def _snapshot(self, net: PretrainNet) -> dict[str, Any]:
         """Fitted attributes as they would be if pretraining stopped now."""
-        module = copy.deepcopy(net.module_).eval()
-        return {
-            "model_": module,
-            "encoder_": _serving_encoder(module),
-            "history_": self._history(net),
-        }
+        snapshot = super()._snapshot(net)
+        snapshot["encoder_"] = get_objective(self.objective).encoder(snapshot["model_"])
+        return snapshot
 
     # -------------------------------------------------------------- transform
     def transform(self, X: Any) -> np.ndarray:
@@ -464,25 +316,19 @@ class JEPAEmbedder(
         ndarray of shape (n_instances, n_features_out), float32
         """
         check_is_fitted(self, "model_")
-        panel = check_panel(X, estimator=self, reset=False, allow_nan=True)
-        device = resolve_device(self.device)
-        model = self.model_.to(device)
-        windows = context_windows(panel, self.encoder_.config.context_length)
-        chunks = []
-        with torch.inference_mode():
-            arrays = (windows.values, windows.observed)
-            for x, observed in tensor_batches(arrays, self.batch_size, device):
-                if self.features == "codes":
-                    out = model.code_features(x, observed).flatten(1)
-                else:
-                    out = self.encoder_.embed(x, observed)
-                chunks.append(out.float().cpu().numpy())
-        pooled = pool_windows(np.concatenate(chunks), windows.owner, panel.n_instances)
+        panel = self._check_X(X, reset=False)
+        model = self.model_.to(self._device())
+        context_length = self.encoder_.config.context_length
         if self.features == "codes":
-            return pooled
-        if self.channel_pooling == "mean":
-            return pooled.mean(axis=1)
-        return pooled.reshape(panel.n_instances, -1)
+            code_features = get_objective(self.objective).code_features
+            codes = self._infer_windows(
+                lambda x, observed: code_features(model, x, observed).flatten(1),
+                panel,
+                context_length,
+            )
+            return self._finite(codes, "transform")
+        per_channel = self._infer_windows(self.encoder_.embed, panel, context_length)
+        return self._finite(pool_channels(per_channel, self.channel_pooling), "transform")
 
     @property
     def _n_features_out(self) -> int:

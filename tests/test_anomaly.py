@@ -5,11 +5,15 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
+from _callbacks import EpochRecorder
+from _tiny import TINY_CHECKPOINT as TINY
 from sklearn.exceptions import NotFittedError
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from sslts._base import epoch_history
+from sslts._params import InvalidParameterError
 from sslts._validation import Series, check_series
 from sslts.anomaly import (
     DeepSVDDAnomalyDetector,
@@ -20,7 +24,8 @@ from sslts.anomaly import (
 from sslts.data.windows import sliding_windows
 from sslts.models.deepsvdd import DeepSVDDNetwork
 
-TINY = "tspulse-tiny-random"
+# many tiny fits: torch's thread start-up would dominate
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _kmeans(**kw):
@@ -28,9 +33,8 @@ def _kmeans(**kw):
 
 
 def _svdd(**kw):
-    return DeepSVDDAnomalyDetector(
-        hidden_sizes=(16, 8), epochs=2, batch_size=64, random_state=0, **kw
-    )
+    params = {"hidden_sizes": (16, 8), "max_epochs": 2, "batch_size": 64, "random_state": 0}
+    return DeepSVDDAnomalyDetector(**{**params, **kw})
 
 
 def _tspulse(**kw):
@@ -211,14 +215,15 @@ def test_triangulation_rejects_bad_labels():
 
 def test_tspulse_finetuning_is_seeded_and_recorded():
     x = _sine(n=300, period=16, noise=0.2)
-    a = _tspulse(finetune_epochs=2, batch_size=8, lr=1e-3).fit(x)
-    b = _tspulse(finetune_epochs=2, batch_size=8, lr=1e-3).fit(x)
-    assert len(a.finetune_history_) == 2
-    assert np.isfinite(a.finetune_history_[-1]["train_loss"])
+    a = _tspulse(max_epochs=2, batch_size=8, lr=1e-3).fit(x)
+    b = _tspulse(max_epochs=2, batch_size=8, lr=1e-3).fit(x)
+    assert len(a.history_) == 2
+    assert np.isfinite(a.history_[-1]["train_loss"])
     np.testing.assert_allclose(
         a.decision_scores_, b.decision_scores_, rtol=1e-5, atol=1e-6
     )
     frozen = _tspulse().fit(x)
+    assert frozen.history_ == []
     assert not np.allclose(a.decision_scores_, frozen.decision_scores_)
 
 
@@ -256,7 +261,7 @@ def test_input_errors(make):
     det = make()
     with pytest.raises(NotFittedError):
         det.decision_function(np.zeros(50))
-    with pytest.raises(ValueError, match="3D"):
+    with pytest.raises(ValueError, match="panel of several series"):
         det.fit(np.zeros((2, 50, 1)))
     if make not in (_tspulse, _tspulse_embedding):
         with pytest.raises(ValueError, match="NaN"):
@@ -273,25 +278,29 @@ def test_input_errors(make):
 @pytest.mark.parametrize(
     ("make", "params", "match"),
     [
-        (_kmeans, {"contamination": 0.6}, "contamination"),
-        (_kmeans, {"contamination": 0}, "contamination"),
-        (_kmeans, {"window": 1}, "window"),
-        (_kmeans, {"window": "period"}, "window"),
-        (_kmeans, {"n_clusters": 0}, "n_clusters"),
-        (_kmeans, {"stride": 0}, "stride"),
-        (_svdd, {"hidden_sizes": ()}, "hidden_sizes"),
-        (_svdd, {"epochs": 0}, "epochs"),
-        (_svdd, {"lr": -1.0}, "lr"),
-        (_tspulse, {"mode": "best"}, "mode"),
-        (_tspulse, {"stride": 0}, "stride"),
-        (_tspulse, {"smoothing_length": 0}, "smoothing_length"),
-        (_tspulse, {"finetune_epochs": -1}, "finetune_epochs"),
-        (_tspulse_embedding, {"window": 1}, "window"),
-        (_tspulse_embedding, {"window": "period"}, "window"),
+        (_kmeans, {"contamination": 0.6}, "'contamination' parameter of KMeansAnomalyDetector"),
+        (_kmeans, {"contamination": 0}, r"contamination.*\(0, 0.5\]"),
+        (_kmeans, {"window": 1}, "'window' parameter"),
+        (_kmeans, {"window": "period"}, "'window' parameter"),
+        (_kmeans, {"n_clusters": 0}, "'n_clusters' parameter"),
+        (_kmeans, {"stride": 0}, "'stride' parameter"),
+        (_svdd, {"hidden_sizes": ()}, "'hidden_sizes' parameter"),
+        (_svdd, {"hidden_sizes": (8, 0)}, "'hidden_sizes' parameter"),
+        (_svdd, {"max_epochs": 0}, "'max_epochs' parameter of DeepSVDDAnomalyDetector"),
+        (_svdd, {"lr": -1.0}, "'lr' parameter"),
+        (_svdd, {"device": "gpu-please"}, "'device' parameter"),
+        (_tspulse, {"mode": "best"}, "'mode' parameter of TSPulseAnomalyDetector"),
+        (_tspulse, {"stride": 0}, "'stride' parameter"),
+        (_tspulse, {"smoothing_length": 0}, "'smoothing_length' parameter"),
+        (_tspulse, {"max_epochs": -1}, "'max_epochs' parameter"),
+        (_tspulse, {"batch_size": 0}, "'batch_size' parameter"),
+        (_tspulse_embedding, {"window": 1}, "'window' parameter"),
+        (_tspulse_embedding, {"window": "period"}, "'window' parameter"),
     ],
 )
 def test_bad_parameters(make, params, match):
-    with pytest.raises(ValueError, match=match):
+    # declared constraints, checked before the input is read
+    with pytest.raises(InvalidParameterError, match=match):
         make().set_params(**params).fit(_sine(n=100))
 
 
@@ -361,46 +370,12 @@ def test_plot_anomaly_scores():
     plt.close("all")
 
 
-# -------------------------------------------------------- sklearn checks
-# Genuine exceptions, all from one design decision: a detector takes ONE time
-# series whose rows are consecutive time points, not i.i.d. samples.
-SERIES_NOT_SAMPLES = (
-    "rows are consecutive time points: a point's score depends on its neighbours"
-)
-ONE_D_IS_A_SERIES = (
-    "1D input is a univariate series (n_timepoints,), accepted by design"
-)
-EXPECTED_FAILED_CHECKS = {
-    "check_methods_subset_invariance": SERIES_NOT_SAMPLES,
-    "check_methods_sample_order_invariance": SERIES_NOT_SAMPLES,
-    "check_fit1d": ONE_D_IS_A_SERIES,
-    # fitted on 3 channels, a 1D input is a 1-channel series: rejected with the
-    # channel-mismatch error rather than sklearn's "Reshape your data".
-    "check_fit2d_predict1d": ONE_D_IS_A_SERIES,
-    # A channel mismatch raises ValueError with the shared sslts wording
-    # ("X has 1 channel(s), but ... was fitted with 3 channel(s)"), which is not
-    # the message pattern this check matches.
-    "check_n_features_in_after_fitting": "channel mismatch says channels, not features",
-}
-
-
-@parametrize_with_checks(
-    [
-        _kmeans(),
-        DeepSVDDAnomalyDetector(hidden_sizes=(8, 4), epochs=1, random_state=0),
-        # triangulation (the default) reads y as 0/1 point labels and rejects the
-        # multi-class/continuous y the generic checks pass; the ensemble does not.
-        _tspulse(mode="ensemble"),
-        _tspulse(mode="embedding"),
-    ],
-    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
-)
-def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
+# scikit-learn's estimator checks of the detectors are in test_common.py (one
+# expected-failure table for every estimator, tests/_checks.py).
 
 
 def test_shared_finetune_routine(tiny_model):
-    from sslts.training import finetune_history, finetune_tspulse
+    from sslts.training import finetune_tspulse
 
     cfg = tiny_model.config
     rng = np.random.default_rng(0)
@@ -412,13 +387,13 @@ def test_shared_finetune_routine(tiny_model):
             tiny_model,
             windows.astype(np.float32),
             None,
-            epochs=2,
+            max_epochs=2,
             lr=1e-2,
             batch_size=4,
             device="cpu",
         )
     assert net.module_ is tiny_model
-    history = finetune_history(net)
+    history = epoch_history(net)
     assert len(history) == 2 and {"train_loss", "loss_time"} <= set(history[0])
     changed = [not torch.equal(a, b) for a, b in zip(before, tiny_model.parameters())]
     assert any(changed)
@@ -537,3 +512,152 @@ def test_embedding_detects_level_and_amplitude_changes(change):
     # its location and log-scale make it stand out
     scores = det.decision_function(test)
     assert scores[1220:1380].min() > 3 * np.percentile(scores[:1000], 95)
+
+
+# ------------------------------------------------ input gate and outputs
+@pytest.mark.parametrize("make", FACTORIES, ids=IDS)
+def test_wide_2d_input_is_refused_with_a_clear_message(make):
+    wide = np.random.default_rng(0).normal(size=(5, 1000))
+    with pytest.raises(ValueError, match="more channels than time points.*X.T"):
+        make().fit(wide)
+
+
+def test_default_detector_refuses_a_wide_array_before_loading_a_model():
+    with pytest.raises(ValueError, match=r"shape \(5, 1000\)"):
+        TSPulseAnomalyDetector().fit(np.random.randn(5, 1000))
+
+
+@pytest.mark.parametrize("make", FACTORIES, ids=IDS)
+def test_pandas_inputs_score_like_numpy(make):
+    X = _sine(n=300, noise=0.2, channels=2)
+    index = pd.date_range("2024-01-01", periods=300, freq="h")
+    frame = pd.DataFrame(X, columns=["a", "b"], index=index)  # time-major
+    det = make().fit(X)
+    np.testing.assert_allclose(
+        make().fit(frame).decision_scores_, det.decision_scores_, rtol=1e-6, atol=1e-9
+    )
+    np.testing.assert_array_equal(det.decision_function(frame), det.decision_function(X))
+    uni = make().fit(X[:, 0])
+    series = pd.Series(X[:, 0], index=index)
+    np.testing.assert_allclose(
+        make().fit(series).decision_scores_, uni.decision_scores_, rtol=1e-6, atol=1e-9
+    )
+    np.testing.assert_array_equal(uni.decision_function(series), uni.decision_function(X[:, 0]))
+
+
+@pytest.mark.parametrize("make", FACTORIES, ids=IDS)
+def test_huge_and_complex_values_are_refused(make):
+    x = _sine(n=200)
+    with pytest.raises(ValueError, match=r"magnitude up to [0-9.]+e\+20"):
+        make().fit(x * 1e20)
+    with pytest.raises(ValueError, match="complex values"):
+        make().fit(x + 1j * x)
+    det = make().fit(x)
+    with pytest.raises(ValueError, match="magnitude"):
+        det.decision_function(np.full(200, 1e20))
+    with pytest.raises(ValueError, match="complex values"):
+        det.decision_function(x.astype(np.complex128))
+
+
+@pytest.mark.parametrize("make", FACTORIES, ids=IDS)
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_non_finite_scores_raise_instead_of_being_returned(make, monkeypatch):
+    x = _sine(n=200)
+    det = make().fit(x)
+    name = type(det).__name__
+    monkeypatch.setattr(
+        type(det), "_raw_scores", lambda self, series: np.full(series.values.shape, np.nan)
+    )
+    with pytest.raises(FloatingPointError, match=f"{name}.decision_function produced 200"):
+        det.decision_function(x)
+    with pytest.raises(FloatingPointError, match=f"{name}.channel_scores produced"):
+        det.channel_scores(x)
+    for method in (det.predict, det.predict_proba):
+        with pytest.raises(FloatingPointError):
+            method(x)
+    monkeypatch.setattr(
+        type(det), "_fit_scorer", lambda self, series, y: np.full(series.values.shape, np.inf)
+    )
+    with pytest.raises(FloatingPointError, match=f"{name}.fit produced"):
+        make().fit(x)
+
+
+def test_labels_are_ignored_by_detectors_that_do_not_read_them():
+    x = _sine(n=200)
+    expected = _kmeans().fit(x).decision_scores_
+    np.testing.assert_array_equal(_kmeans().fit(x, np.full(7, 3.5)).decision_scores_, expected)
+    # a TSPulse detector reads y only in triangulation mode
+    _tspulse(mode="ensemble").fit(x, np.full(7, 3.5))
+
+
+# --------------------------------------- window length equal to channel count
+def test_embedding_mode_when_the_window_equals_the_channel_count():
+    X = _sine(n=200, period=16, noise=0.1, channels=16)
+    det = _tspulse_embedding(window=16).fit(X)
+    assert det.window_ == 16
+    scores = det.channel_scores(X)
+    assert scores.shape == (200, 16) and np.isfinite(scores).all()
+    # per-window distances were spread per channel, not read as window points
+    alone = _tspulse_embedding(window=16).fit(X[:, :1])
+    np.testing.assert_allclose(
+        det.channel_scores_[:, 0], alone.channel_scores_[:, 0], rtol=1e-5, atol=1e-6
+    )
+
+
+@pytest.mark.parametrize("make", [_kmeans, _svdd], ids=["kmeans", "deepsvdd"])
+def test_window_baselines_when_the_window_equals_the_channel_count(make):
+    X = _sine(n=300, channels=8)
+    det = make(window=8).fit(X)
+    assert det.window_ == 8 and det.channel_scores_.shape == (300, 8)
+    test = X.copy()
+    test[150, 3] += 10.0
+    channels = det.channel_scores(test)
+    assert np.isfinite(channels).all()
+    assert np.argmax(channels[150]) == 3
+    if make is _kmeans:  # one model per channel: channel 0 scores as if alone
+        alone = make(window=8).fit(X[:, :1])
+        np.testing.assert_allclose(
+            det.channel_scores_[:, 0], alone.channel_scores_[:, 0], rtol=1e-5, atol=1e-5
+        )
+
+
+# ---------------------------------------------------- scikit-learn callbacks
+def _tspulse_tuned(**kw):
+    return _tspulse(batch_size=8, lr=1e-3, **kw)
+
+
+TRAINED = [_svdd, _tspulse_tuned]
+TRAINED_IDS = ["deepsvdd", "tspulse"]
+
+
+@pytest.mark.parametrize("make", TRAINED, ids=TRAINED_IDS)
+def test_sklearn_callbacks_see_one_subtask_per_epoch(make):
+    recorder = EpochRecorder()
+    det = make(max_epochs=3).set_callbacks(recorder).fit(_sine(n=300, period=16))
+    assert len(recorder.epochs) == 3 == len(det.history_)
+    assert recorder.epochs[-1]["train_loss"] == pytest.approx(det.history_[-1]["train_loss"])
+    assert [len(s.history_) for s in recorder.snapshots] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("make", TRAINED, ids=TRAINED_IDS)
+def test_a_stopping_callback_ends_training(make):
+    x = _sine(n=300, period=16)
+    recorder = EpochRecorder(stop_after=2)
+    det = make(max_epochs=6).set_callbacks(recorder).fit(x)
+    assert len(recorder.epochs) == 2 and len(det.history_) == 2
+    assert np.isfinite(det.decision_function(x)).all()  # scored after the stop
+    # the last snapshot holds the model training stopped with
+    snapshot = recorder.snapshots[-1]
+    assert snapshot is not det and len(snapshot.history_) == 2
+    final = {k: v.cpu() for k, v in det.model_.state_dict().items()}
+    for key, value in snapshot.model_.state_dict().items():
+        torch.testing.assert_close(value.cpu(), final[key])
+
+
+def test_deepsvdd_snapshot_model_is_usable():
+    recorder = EpochRecorder()
+    det = _svdd(window=10).set_callbacks(recorder).fit(_sine(n=200))
+    model = recorder.snapshots[0].model_
+    assert isinstance(model, DeepSVDDNetwork) and not model.training
+    assert model.distance(torch.zeros(3, 10)).shape == (3,)
+    assert det.history_ == [{"train_loss": pytest.approx(r["train_loss"])} for r in recorder.epochs]

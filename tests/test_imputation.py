@@ -5,13 +5,18 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from _callbacks import EpochRecorder
+from _tiny import TINY_CHECKPOINT as TINY
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from sslts._params import InvalidParameterError
 from sslts.imputation import TSPulseImputer
 
-TINY = "tspulse-tiny-random"  # context 64
+# many tiny fits: torch's thread start-up would dominate
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+# scikit-learn's estimator checks of the imputer are in test_common.py.
 
 
 def _sine(length: int, channels: int = 1, seed: int = 0) -> np.ndarray:
@@ -29,22 +34,6 @@ def _with_gaps(x: np.ndarray, seed: int = 0, ratio: float = 0.2) -> np.ndarray:
     mask[10:20] = True  # one block in every channel
     out[mask] = np.nan
     return out
-
-
-@parametrize_with_checks(
-    [TSPulseImputer(pretrained=TINY, random_state=0)],
-    expected_failed_checks=lambda est: {
-        "check_fit1d": "a 1D array is a univariate series, which is a valid input",
-        # the channel-count mismatch is rejected (test_errors), but the message
-        # speaks of channels, not of sklearn's "features ... as input" wording
-        "check_n_features_in_after_fitting": "mismatch message names channels",
-        # 1D after a multichannel fit is a 1-channel series: rejected as a
-        # channel mismatch rather than with sklearn's "Reshape your data"
-        "check_fit2d_predict1d": "1D input is a series; rejected as channel mismatch",
-    },
-)
-def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
 
 
 @pytest.mark.parametrize("length", [30, 64, 500])  # shorter than, equal to, ~8x the context
@@ -118,14 +107,27 @@ def test_errors():
     imputer.fit(x)
     with pytest.raises(ValueError, match="3 channel"):
         imputer.transform(_sine(100, 3))
-    with pytest.raises(ValueError, match="dim 3|3D"):
+    with pytest.raises(ValueError, match="panel of several series"):
         imputer.transform(x[None])
-    with pytest.raises(ValueError, match="stride"):
+    # a rule across the parameter and the model (context 64)
+    with pytest.raises(ValueError, match=r"stride \(65\) must be at most"):
         TSPulseImputer(pretrained=TINY, stride=65).fit(x)
-    with pytest.raises(ValueError, match="reconstruction"):
-        TSPulseImputer(pretrained=TINY, reconstruction="spline").fit(x)
-    with pytest.raises(ValueError, match="batch_size"):
-        TSPulseImputer(pretrained=TINY, batch_size=0).fit(x)
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"reconstruction": "spline"}, "'reconstruction' parameter of TSPulseImputer"),
+        ({"batch_size": 0}, "'batch_size' parameter"),
+        ({"anchor": "yes"}, "'anchor' parameter"),
+        ({"stride": 0}, "'stride' parameter"),
+        ({"lr": 0.0}, "'lr' parameter"),
+    ],
+)
+def test_bad_parameters_name_themselves(params, match):
+    # declared constraints, checked before the input is read
+    with pytest.raises(InvalidParameterError, match=match):
+        TSPulseImputer(pretrained=TINY, **params).fit(_sine(100))
 
 
 def test_pickle_clone_and_determinism():
@@ -161,12 +163,80 @@ def test_shipped_model_beats_mean_fill_on_a_sine():
 def test_finetuning_on_the_observed_values_changes_the_model_deterministically():
     x = _with_gaps(_sine(200, 2))
     frozen = TSPulseImputer(pretrained=TINY).fit(x)
-    tuned = TSPulseImputer(pretrained=TINY, finetune_epochs=2, random_state=0).fit(x)
+    tuned = TSPulseImputer(pretrained=TINY, max_epochs=2, random_state=0).fit(x)
+    assert len(tuned.history_) == 2 and frozen.history_ == []
+    assert np.isfinite(tuned.history_[-1]["train_loss"])
     out = tuned.transform(x)
     assert np.isfinite(out).all()
     np.testing.assert_array_equal(out[~np.isnan(x)], x[~np.isnan(x)])
     assert not np.allclose(out, frozen.transform(x))
     again = clone(tuned).fit(x).transform(x)
     np.testing.assert_allclose(again, out, rtol=1e-5, atol=1e-5)
-    with pytest.raises(ValueError, match="finetune_epochs"):
-        TSPulseImputer(pretrained=TINY, finetune_epochs=-1).fit(x)
+    with pytest.raises(InvalidParameterError, match="'max_epochs' parameter of TSPulseImputer"):
+        TSPulseImputer(pretrained=TINY, max_epochs=-1).fit(x)
+
+
+# ------------------------------------------------ input gate and outputs
+def test_wide_2d_input_is_refused_with_a_clear_message():
+    with pytest.raises(ValueError, match="more channels than time points.*X.T"):
+        TSPulseImputer().fit(np.random.default_rng(0).normal(size=(5, 1000)))
+
+
+def test_pandas_series_and_time_major_frame_impute_like_numpy():
+    x = _with_gaps(_sine(150, 2))
+    index = pd.date_range("2024-01-01", periods=150, freq="h")
+    expected = TSPulseImputer(pretrained=TINY).fit_transform(x)
+    frame = pd.DataFrame(x, columns=["a", "b"], index=index)
+    np.testing.assert_array_equal(TSPulseImputer(pretrained=TINY).fit_transform(frame), expected)
+    expected_uni = TSPulseImputer(pretrained=TINY).fit_transform(x[:, 0])
+    series = pd.Series(x[:, 0], index=index)
+    out = TSPulseImputer(pretrained=TINY).fit_transform(series)
+    assert out.shape == (150,)
+    np.testing.assert_array_equal(out, expected_uni)
+
+
+def test_huge_and_complex_values_are_refused():
+    x = _with_gaps(_sine(100))
+    with pytest.raises(ValueError, match=r"magnitude up to [0-9.]+e\+20"):
+        TSPulseImputer(pretrained=TINY).fit(x * 1e20)
+    with pytest.raises(ValueError, match="complex values"):
+        TSPulseImputer(pretrained=TINY).fit(x + 1j)
+    imputer = TSPulseImputer(pretrained=TINY).fit(x)
+    with pytest.raises(ValueError, match="magnitude"):
+        imputer.transform(x * 1e20)
+    with pytest.raises(ValueError, match="complex values"):
+        imputer.transform(x.astype(np.complex128))
+
+
+def test_non_finite_fill_raises_instead_of_being_returned(monkeypatch):
+    x = _with_gaps(_sine(100))
+    imputer = TSPulseImputer(pretrained=TINY).fit(x)
+    monkeypatch.setattr(
+        TSPulseImputer, "_impute", lambda self, series: np.full(series.values.shape, np.inf)
+    )
+    with pytest.raises(FloatingPointError, match="TSPulseImputer.transform produced"):
+        imputer.transform(x)
+    # nothing is missing: nothing is filled, the input comes back
+    np.testing.assert_array_equal(imputer.transform(_sine(100)), _sine(100))
+
+
+# ---------------------------------------------------- scikit-learn callbacks
+def test_sklearn_callbacks_see_one_subtask_per_fine_tuning_epoch():
+    x = _with_gaps(_sine(200, 2))
+    recorder = EpochRecorder()
+    imputer = TSPulseImputer(pretrained=TINY, max_epochs=3, random_state=0)
+    imputer.set_callbacks(recorder).fit(x)
+    assert len(recorder.epochs) == 3 == len(imputer.history_)
+    assert recorder.epochs[-1]["train_loss"] == pytest.approx(imputer.history_[-1]["train_loss"])
+    # the estimator handed over after each epoch imputes with that epoch's model
+    snapshot = recorder.snapshots[-1]
+    np.testing.assert_allclose(snapshot.transform(x), imputer.transform(x), rtol=1e-6, atol=1e-6)
+
+
+def test_a_stopping_callback_ends_fine_tuning():
+    x = _with_gaps(_sine(200, 2))
+    recorder = EpochRecorder(stop_after=2)
+    imputer = TSPulseImputer(pretrained=TINY, max_epochs=6, random_state=0)
+    imputer.set_callbacks(recorder).fit(x)
+    assert len(recorder.epochs) == 2 and len(imputer.history_) == 2
+    assert np.isfinite(imputer.transform(x)).all()

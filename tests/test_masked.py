@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from sslts._torch import seeded
-from sslts.models import JEPAConfig, PatchEncoder
-from sslts.objectives import MaskedLosses, MaskedObjective, MaskedOutput, MaskedPatchModel, patch_mask
+from sslts.models import JEPAConfig, PatchEncoder, patch_mask
+from sslts.objectives import MaskedLosses, MaskedObjective, MaskedOutput, MaskedPatchModel
 from sslts.training import PretrainNet, pretrain_callbacks
 
 CONFIG = JEPAConfig(context_length=32, patch_length=8, d_model=16, n_layers=1, n_heads=2, dropout=0.0)
@@ -23,15 +23,23 @@ def toy_panel(n=32, channels=1, length=32, seed=0):
 
 def test_patch_mask_hides_a_fixed_number_and_keeps_one_visible():
     g = torch.Generator().manual_seed(0)
-    mask = patch_mask((50, 3, 10), 0.4, g)
+    mask = patch_mask((50, 3, 10), 0.4, generator=g)
     assert mask.dtype == torch.bool and (mask.sum(-1) == 4).all()
-    assert (patch_mask((20, 2), 0.99, g).sum(-1) == 1).all()  # never all hidden
-    assert (patch_mask((20, 5), 0.01, g).sum(-1) == 1).all()  # never none hidden
+    assert (patch_mask((20, 2), 0.99, generator=g).sum(-1) == 1).all()  # never all hidden
+    assert (patch_mask((20, 5), 0.01, generator=g).sum(-1) == 1).all()  # never none hidden
+    assert not patch_mask((20, 5), 0.0, generator=g).any()
+    assert not patch_mask((4, 1), 0.5, generator=g).any()  # one patch stays visible
     assert mask.float().mean(dim=(0, 1)).min() > 0.2  # every position gets hidden
-    with pytest.raises(ValueError, match="at least 2 patches"):
-        patch_mask((4, 1), 0.5)
-    with pytest.raises(ValueError, match="mask ratio"):
+    with pytest.raises(ValueError, match="ratio must be in"):
         patch_mask((4, 4), 1.0)
+
+
+def test_masked_model_needs_two_patches():
+    with pytest.raises(ValueError, match="at least 2 patches"):
+        MaskedPatchModel(PatchEncoder(JEPAConfig(context_length=8, patch_length=8, d_model=8, n_heads=2)))
+    model = MaskedPatchModel(PatchEncoder(CONFIG))
+    with pytest.raises(ValueError, match="at least 2 patches"):
+        model(torch.zeros(2, 1, 8))  # one patch of a shorter window
 
 
 def test_forward_shapes_and_revin_target():

@@ -1,7 +1,28 @@
-import torch
+"""Objectives: the TSPulse loss and the registry of the latent objectives."""
 
-from sslts.models import TSPulse
-from sslts.objectives import TSPulseObjective
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from skorch.callbacks import Callback
+from torch import nn
+
+from sslts._validation import Panel
+from sslts.latent import JEPAEmbedder
+from sslts.models import MTSJEPA, JEPAConfig, PatchEncoder, TSPulse
+from sslts.objectives import (
+    _registry,
+    available_objectives,
+    get_objective,
+    MTSJEPALosses,
+    Objective,
+    register_objective,
+    TSPulseObjective,
+    window_batch,
+    wrap_encoder,
+)
 
 
 def _batch(config, n=16, seed=0):
@@ -67,3 +88,109 @@ def test_loss_decreases_on_a_toy_problem(tiny_config):
         opt.step()
         first = loss.item() if first is None else first
     assert loss.item() < 0.8 * first
+
+
+# ------------------------------------------------------------------ registry
+class ToyLosses(NamedTuple):
+    total: torch.Tensor
+    variance: torch.Tensor
+
+
+class ToyModule(nn.Module):
+    """Embeddings of a noisy copy of the input and of the input itself."""
+
+    def __init__(self, encoder):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, x, observed=None):
+        noisy = x + 0.1 * torch.randn_like(x)
+        return self.encoder.embed(noisy, observed), self.encoder.embed(x, observed)
+
+
+class ToyObjective:
+    """Invariance to noise, with a variance floor against collapse."""
+
+    def __call__(self, output, **batch):
+        first, second = output
+        variance = first.var(0).mean()
+        invariance = (first - second).pow(2).mean()
+        return ToyLosses(invariance + torch.relu(1 - variance), variance)
+
+
+class EpochCounter(Callback):
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record("toy_epochs_seen", len(net.history))
+
+
+@pytest.fixture
+def toy_objective(monkeypatch):
+    """A toy objective in the registry for one test only."""
+    monkeypatch.setattr(_registry, "_OBJECTIVES", dict(_registry._OBJECTIVES))
+    return register_objective(
+        Objective(
+            name="toy",
+            module=ToyModule,
+            build=wrap_encoder(ToyModule),
+            criterion=ToyObjective,
+            losses=ToyLosses,
+            callbacks=lambda module: [("count", EpochCounter())],
+        )
+    )
+
+
+def test_builtin_objectives_are_registered():
+    assert set(available_objectives()) >= {"dino", "lejepa", "masked", "mts-jepa"}
+    assert available_objectives() == tuple(sorted(available_objectives()))
+    mts = get_objective("mts-jepa")
+    assert mts.module is MTSJEPA and mts.losses is MTSJEPALosses
+    assert mts.loss_parts == MTSJEPALosses._fields[1:]
+
+
+def test_unknown_objective_lists_the_choices():
+    with pytest.raises(ValueError, match=r"unknown objective 'simclr'; available: \['dino', 'lejepa'"):
+        get_objective("simclr")
+
+
+def test_names_are_unique():
+    with pytest.raises(ValueError, match="'dino' is already registered"):
+        register_objective(get_objective("dino"))
+
+
+def test_initial_module_from_config_encoder_or_other_objective():
+    config = JEPAConfig(context_length=16, patch_length=4, d_model=8, n_layers=1, n_heads=2)
+    lejepa, mts = get_objective("lejepa"), get_objective("mts-jepa")
+    encoder = PatchEncoder(config)
+    assert lejepa.initial_module(encoder).encoder is encoder
+    model = mts.initial_module(encoder)
+    assert isinstance(model, MTSJEPA)
+    for part in (model.encoder, model.target_encoder):
+        torch.testing.assert_close(part.state_dict(), encoder.state_dict())
+    assert mts.initial_module(model) is model  # its own module: trained as it is
+    assert lejepa.initial_module(model).encoder is model.encoder
+    # DINO embeds with its teacher: that is what another objective starts from
+    dino = get_objective("dino").initial_module(config)
+    assert lejepa.initial_module(dino).encoder is dino.teacher.encoder
+    with pytest.raises(ValueError, match="cannot start from a Linear"):
+        lejepa.initial_module(nn.Linear(2, 2))
+
+
+def test_window_batch_follows_the_length_policy():
+    panel = Panel(np.ones((2, 1, 10), np.float32), None, np.array([10, 10]))
+    batch = window_batch(panel, 4)
+    assert batch["x"].shape == batch["observed"].shape == (6, 1, 4)
+
+
+def test_registered_objective_trains_through_jepa_embedder(toy_objective, panel):
+    assert "toy" in available_objectives()
+    emb = JEPAEmbedder(
+        objective="toy", context_length=16, patch_length=4, d_model=8, n_layers=1,
+        n_heads=2, max_epochs=2, batch_size=16, random_state=0,
+    ).fit(panel)
+    assert isinstance(emb.model_, ToyModule) and emb.encoder_ is emb.model_.encoder
+    assert [row["toy_epochs_seen"] for row in emb.history_] == [1, 2]
+    assert all(np.isfinite(row["loss_variance"]) for row in emb.history_)
+    assert emb.transform(panel).shape == (len(panel), 2 * 8)
+    with pytest.raises(ValueError, match=r"ablation of objective \['mts-jepa'\]"):
+        clone(emb).set_params(use_coarse=False).fit(panel)
+

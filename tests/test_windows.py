@@ -65,9 +65,9 @@ def test_sliding_windows_cover_every_point_and_average_back():
     assert w.values.shape == (4, 2, 4)
     np.testing.assert_array_equal(w.values[1, 0], [6, 8, 10, 12])
     # per-point values placed back where they came from
-    np.testing.assert_allclose(points_from_windows(w.values, w), series.values)
+    np.testing.assert_allclose(points_from_windows(w.values, w, per="point"), series.values)
     # one value per window: mean over covering windows
-    spread = points_from_windows(np.array([0.0, 1.0, 2.0, 3.0]), w)
+    spread = points_from_windows(np.array([0.0, 1.0, 2.0, 3.0]), w, per="window")
     assert spread.shape == (11,)
     assert spread[0] == 0 and spread[3] == 0.5 and spread[-1] == 3.0
 
@@ -80,6 +80,41 @@ def test_sliding_windows_left_pad_short_series():
     w = sliding_windows(series, length=5, stride=1)
     assert w.starts.tolist() == [-3]
     assert w.observed[0, 0].tolist() == [False, False, False, True, True]
-    np.testing.assert_allclose(points_from_windows(w.values[:, 0], w), [1.0, 2.0])
+    np.testing.assert_allclose(points_from_windows(w.values[:, 0], w, per="point"), [1.0, 2.0])
     with pytest.raises(ValueError, match="stride"):
         sliding_windows(series, length=5, stride=0)
+
+
+def test_points_from_windows_is_told_what_it_gets_when_channels_equal_the_window():
+    # 4 channels, windows of 4 points: (n_windows, 4) could be read either way
+    from sslts._validation import Series
+    from sslts.data.windows import points_from_windows, sliding_windows
+
+    series = Series(np.arange(40, dtype=np.float32).reshape(10, 4), None)
+    w = sliding_windows(series, length=4, stride=2)
+    assert w.starts.tolist() == [0, 2, 4, 6]
+    per_channel = np.arange(16, dtype=float).reshape(4, 4) * 10  # (n_windows, channels)
+    spread = points_from_windows(per_channel, w, per="window")
+    assert spread.shape == (10, 4)
+    # point 0 lies in window 0 only; point 2 in windows 0 and 1, for every channel
+    np.testing.assert_allclose(spread[0], per_channel[0])
+    np.testing.assert_allclose(spread[2], per_channel[:2].mean(axis=0))
+    np.testing.assert_allclose(spread[-1], per_channel[-1])
+    # the same array read per point: (n_windows, length), one value per window point
+    placed = points_from_windows(w.values[:, 1], w, per="point")
+    np.testing.assert_allclose(placed, series.values[:, 1])
+
+
+def test_points_from_windows_checks_its_arguments():
+    from sslts._validation import Series
+    from sslts.data.windows import points_from_windows, sliding_windows
+
+    w = sliding_windows(Series(np.zeros((10, 1), np.float32), None), length=4, stride=2)
+    with pytest.raises(TypeError, match="per"):
+        points_from_windows(np.zeros(len(w)), w)  # per is required
+    with pytest.raises(ValueError, match="per must be"):
+        points_from_windows(np.zeros(len(w)), w, per="channel")
+    with pytest.raises(ValueError, match="last axis = window length"):
+        points_from_windows(np.zeros((len(w), 3)), w, per="point")
+    with pytest.raises(ValueError, match="one row per window"):
+        points_from_windows(np.zeros(len(w) + 1), w, per="window")

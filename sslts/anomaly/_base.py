@@ -19,39 +19,45 @@ The standardised per-channel scores are kept (:meth:`channel_scores`,
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy.special import erf
-from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from sslts._params import check_choice, check_int
-from sslts._validation import Series, check_series
+from sslts._base import BaseTorchEstimator
+from sslts._params import Interval, Options, check_choice, check_int
+from sslts._validation import Series
 
 __all__ = ["BaseSeriesDetector", "estimate_period", "resolve_window", "robust_scale"]
 
 _PROBA_METHODS = ("linear", "unify")
 
-
-def _check_contamination(value: Any) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not 0 < value <= 0.5
-    ):
-        raise ValueError(f"contamination must be a number in (0, 0.5], got {value!r}")
+#: ``window`` of the window-based detectors: a length of at least 2, or "auto".
+WINDOW_CONSTRAINT = [
+    Interval(numbers.Integral, 2, None, closed="left"),
+    Options(("auto",)),
+]
 
 
-class BaseSeriesDetector(BaseEstimator):
+class BaseSeriesDetector(BaseTorchEstimator):
     """Base class of the series-in, point-scores-out anomaly detectors.
 
-    Subclasses implement ``_check_params`` (extra parameter checks),
-    ``_fit_scorer(series, y)`` (learn from the fit series and return its raw
-    per-channel scores ``(n_timepoints, n_channels)``) and
-    ``_raw_scores(series)`` (raw per-channel scores of any series). The base
-    class standardises and combines channels (see the module docstring), sets
-    the pyod attributes and provides ``predict`` and ``predict_proba``.
+    ``fit`` is the template of :class:`~sslts._base.BaseTorchEstimator`: the
+    declared ``_parameter_constraints`` (here ``contamination``, in (0, 0.5])
+    are checked, then ``X`` goes through the series gate
+    (:func:`sslts._validation.check_series`: ``(n_timepoints,)``,
+    ``(n_timepoints, n_channels)``, a ``pd.Series`` or a time-major
+    ``pd.DataFrame``). Subclasses implement ``_fit_scorer(series, y)`` (learn
+    from the fit series and return its raw per-channel scores
+    ``(n_timepoints, n_channels)``) and ``_raw_scores(series)`` (raw
+    per-channel scores of any series). The base class standardises and
+    combines channels (see the module docstring), sets the pyod attributes
+    and provides ``predict`` and ``predict_proba``. Every score it returns or
+    stores is checked to be finite (a ``FloatingPointError`` otherwise).
+
+    ``y`` is read only by detectors whose ``_uses_labels()`` is true (then
+    checked to hold one 0/1 label per time point); the others ignore it.
 
     Attributes
     ----------
@@ -67,18 +73,19 @@ class BaseSeriesDetector(BaseEstimator):
         Channels of the fit series.
     """
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **BaseTorchEstimator._parameter_constraints,
+        "contamination": [Interval(numbers.Real, 0, 0.5, closed="right")],
+    }
+    _input_kind = "series"
     _allow_nan = False
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = self._allow_nan
         tags.target_tags.required = False
         return tags
 
     # ------------------------------------------------------------ subclasses
-    def _check_params(self) -> None:  # pragma: no cover - overridden
-        pass
-
     def _fit_scorer(self, series: Series, y: np.ndarray | None) -> np.ndarray:
         raise NotImplementedError
 
@@ -86,50 +93,30 @@ class BaseSeriesDetector(BaseEstimator):
         raise NotImplementedError
 
     # --------------------------------------------------------------- fitting
-    def fit(self, X: Any, y: Any = None) -> BaseSeriesDetector:
-        """Learn what normal looks like from the series ``X`` and score it.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_timepoints,) or (n_timepoints, n_channels)
-            The fit series; time runs along the first axis.
-        y : array-like of shape (n_timepoints,), optional
-            0/1 anomaly label per point. Only detectors that select among
-            scorers use it (:class:`TSPulseAnomalyDetector` with
-            ``mode="triangulation"``), which then check it; the others
-            ignore it.
-
-        Returns
-        -------
-        self
-        """
-        _check_contamination(self.contamination)
-        self._check_params()
-        series = check_series(X, estimator=self, reset=True, allow_nan=self._allow_nan)
-        labels = None
-        if y is not None and self._uses_labels():
-            labels = self._check_labels(y, series.n_timepoints)
-        raw = self._fit_scorer(series, labels)
+    def _fit(self, series: Series, y: np.ndarray | None) -> None:
+        """Learn what normal looks like from ``series`` and score it."""
+        raw = self._fit_scorer(series, y)
         self.channel_center_ = np.median(raw, axis=0)
         self.channel_scale_ = robust_scale(raw)
-        self.channel_scores_ = self._standardise(raw)
-        self.decision_scores_ = self.channel_scores_.mean(axis=1)
+        self.channel_scores_ = self._finite(self._standardise(raw), "fit")
+        self.decision_scores_ = self._finite(self.channel_scores_.mean(axis=1), "fit")
         self.threshold_ = float(
             np.quantile(self.decision_scores_, 1.0 - self.contamination)
         )
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
-        return self
 
     def _uses_labels(self) -> bool:
         """Whether ``fit`` reads ``y`` (checked then); other detectors ignore it."""
         return False
 
-    @staticmethod
-    def _check_labels(y: Any, n_timepoints: int) -> np.ndarray:
+    def _check_y(self, y: Any, series: Series) -> np.ndarray | None:
+        """0/1 labels, one per time point, for detectors that read them; else None."""
+        if y is None or not self._uses_labels():
+            return None
         labels = column_or_1d(y, warn=True)
-        if labels.shape[0] != n_timepoints:
+        if labels.shape[0] != series.n_timepoints:
             raise ValueError(
-                f"y must hold one label per time point ({n_timepoints}); "
+                f"y must hold one label per time point ({series.n_timepoints}); "
                 f"got {labels.shape[0]}"
             )
         if not np.isin(labels, (0, 1)).all():
@@ -144,7 +131,13 @@ class BaseSeriesDetector(BaseEstimator):
     # --------------------------------------------------------------- scoring
     def _validated(self, X: Any) -> Series:
         check_is_fitted(self, "decision_scores_")
-        return check_series(X, estimator=self, reset=False, allow_nan=self._allow_nan)
+        return self._check_X(X, reset=False)
+
+    def _channel_scores(self, X: Any, method: str) -> np.ndarray:
+        """Standardised channel scores of ``X``, checked finite on behalf of ``method``."""
+        return self._finite(
+            self._standardise(self._raw_scores(self._validated(X))), method
+        )
 
     def channel_scores(self, X: Any) -> np.ndarray:
         """Standardised anomaly scores of each channel of ``X``.
@@ -156,8 +149,13 @@ class BaseSeriesDetector(BaseEstimator):
         Returns
         -------
         ndarray of shape (n_timepoints, n_channels), float64
+
+        Raises
+        ------
+        FloatingPointError
+            If a score is not finite.
         """
-        return self._standardise(self._raw_scores(self._validated(X)))
+        return self._channel_scores(X, "channel_scores")
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Anomaly score of every time point of ``X`` (higher = more anomalous).
@@ -171,8 +169,14 @@ class BaseSeriesDetector(BaseEstimator):
         -------
         ndarray of shape (n_timepoints,), float64
             The mean over channels of :meth:`channel_scores`.
+
+        Raises
+        ------
+        FloatingPointError
+            If a score is not finite.
         """
-        return self.channel_scores(X).mean(axis=1)
+        scores = self._channel_scores(X, "decision_function").mean(axis=1)
+        return self._finite(scores, "decision_function")
 
     def predict(self, X: Any) -> np.ndarray:
         """1 for points scored above ``threshold_``, else 0.
@@ -213,7 +217,9 @@ class BaseSeriesDetector(BaseEstimator):
             anomalous = np.clip(
                 erf((scores - train.mean()) / (std * np.sqrt(2))), 0.0, 1.0
             )
-        return np.column_stack([1.0 - anomalous, anomalous])
+        return self._finite(
+            np.column_stack([1.0 - anomalous, anomalous]), "predict_proba"
+        )
 
 
 def robust_scale(raw: np.ndarray) -> np.ndarray:

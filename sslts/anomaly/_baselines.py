@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+import numbers
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -11,10 +13,10 @@ from sklearn.utils import check_random_state
 from skorch import NeuralNet
 from skorch.callbacks import ProgressBar
 
-from sslts._params import check_int, check_positive
-from sslts._torch import resolve_device, seeded, tensor_batches
+from sslts._base import epoch_history
+from sslts._params import Interval
 from sslts._validation import Series
-from sslts.anomaly._base import BaseSeriesDetector, resolve_window
+from sslts.anomaly._base import WINDOW_CONSTRAINT, BaseSeriesDetector, resolve_window
 from sslts.data.windows import SlidingWindows, points_from_windows, sliding_windows
 from sslts.models.deepsvdd import DeepSVDDNetwork
 
@@ -29,10 +31,11 @@ class _WindowDetector(BaseSeriesDetector):
     is the mean score of the windows covering it.
     """
 
-    def _check_window_params(self) -> None:
-        if not isinstance(self.window, str):
-            check_int("window", self.window, 2)
-        check_int("stride", self.stride, 1)
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **BaseSeriesDetector._parameter_constraints,
+        "window": WINDOW_CONSTRAINT,
+        "stride": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
 
     def _windows(self, series: Series) -> SlidingWindows:
         z = (series.values - self.mean_) / self.std_
@@ -54,8 +57,7 @@ class _WindowDetector(BaseSeriesDetector):
 
     def _points(self, windows: SlidingWindows) -> np.ndarray:
         scores = self._window_scores(windows)  # (n_windows, n_channels)
-        spread = np.repeat(scores[..., None], windows.length, axis=-1)
-        return points_from_windows(spread, windows)
+        return points_from_windows(scores, windows, per="window")
 
     def _fit_windows(self, windows: SlidingWindows) -> None:  # pragma: no cover
         raise NotImplementedError
@@ -109,6 +111,11 @@ class KMeansAnomalyDetector(_WindowDetector):
     True
     """
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **_WindowDetector._parameter_constraints,
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
+
     def __init__(
         self,
         window: Any = "auto",
@@ -122,10 +129,6 @@ class KMeansAnomalyDetector(_WindowDetector):
         self.stride = stride
         self.contamination = contamination
         self.random_state = random_state
-
-    def _check_params(self) -> None:
-        self._check_window_params()
-        check_int("n_clusters", self.n_clusters, 1)
 
     def _fit_windows(self, windows: SlidingWindows) -> None:
         rng = check_random_state(self.random_state)
@@ -171,8 +174,8 @@ class DeepSVDDAnomalyDetector(_WindowDetector):
         Layer widths; the last is the representation size.
     stride : int, default=1
         Step between windows.
-    epochs : int, default=20
-        Training epochs.
+    max_epochs : int, default=20
+        Training epochs (at least 1).
     lr : float, default=1e-3
         Adam learning rate (weight decay 1e-6, as in the paper).
     batch_size : int, default=256
@@ -186,13 +189,22 @@ class DeepSVDDAnomalyDetector(_WindowDetector):
     verbose : bool, default=False
         Progress bar and loss table.
 
+    Notes
+    -----
+    Supports scikit-learn's callbacks (``set_callbacks``): each training
+    epoch is a subtask of ``fit`` with its loss as metadata, and a callback
+    may stop training after any epoch. The estimator a callback receives at
+    the end of an epoch holds that epoch's ``model_`` and ``history_`` (it is
+    not scored yet: ``decision_scores_`` and the threshold come after
+    training).
+
     Attributes
     ----------
     window_ : int
-    module_ : DeepSVDDNetwork
-        The trained network (on CPU), with its ``center``.
-    history_ : list of float
-        Training loss per epoch.
+    model_ : DeepSVDDNetwork
+        The trained network (on CPU, in evaluation mode), with its ``center``.
+    history_ : list of dict
+        Per-epoch measurements (``train_loss``).
     decision_scores_, threshold_, labels_, channel_scores_, n_features_in_
         See :class:`~sslts.anomaly.BaseSeriesDetector`.
 
@@ -200,17 +212,23 @@ class DeepSVDDAnomalyDetector(_WindowDetector):
     --------
     >>> import numpy as np
     >>> x = np.sin(np.arange(400) * 2 * np.pi / 25)
-    >>> det = DeepSVDDAnomalyDetector(epochs=2, random_state=0).fit(x)
+    >>> det = DeepSVDDAnomalyDetector(max_epochs=2, random_state=0).fit(x)
     >>> det.decision_function(x).shape
     (400,)
     """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **_WindowDetector._parameter_constraints,
+        "hidden_sizes": ["int_sequence"],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
 
     def __init__(
         self,
         window: Any = "auto",
         hidden_sizes: tuple[int, ...] = (64, 32),
         stride: int = 1,
-        epochs: int = 20,
+        max_epochs: int = 20,
         lr: float = 1e-3,
         batch_size: int = 256,
         contamination: float = 0.1,
@@ -221,7 +239,7 @@ class DeepSVDDAnomalyDetector(_WindowDetector):
         self.window = window
         self.hidden_sizes = hidden_sizes
         self.stride = stride
-        self.epochs = epochs
+        self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
         self.contamination = contamination
@@ -229,56 +247,46 @@ class DeepSVDDAnomalyDetector(_WindowDetector):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_params(self) -> None:
-        self._check_window_params()
-        check_int("epochs", self.epochs, 1)
-        check_int("batch_size", self.batch_size, 1)
-        check_positive("lr", self.lr)
-        sizes = tuple(self.hidden_sizes) if np.ndim(self.hidden_sizes) == 1 else ()
-        if not sizes:
-            raise ValueError(
-                "hidden_sizes must be a non-empty tuple of ints, "
-                f"got {self.hidden_sizes!r}"
-            )
-        for size in sizes:
-            check_int("hidden_sizes[i]", size, 1)
-
     @staticmethod
     def _flat(windows: SlidingWindows) -> np.ndarray:
         return windows.values.reshape(-1, windows.length)
 
     def _fit_windows(self, windows: SlidingWindows) -> None:
-        device = resolve_device(self.device)
+        device = self._device()
         X = self._flat(windows)
-        with seeded(self.random_state):
-            net = _DeepSVDDNet(
-                DeepSVDDNetwork,
-                module__input_size=windows.length,
-                module__hidden_sizes=tuple(int(s) for s in self.hidden_sizes),
-                criterion=torch.nn.MSELoss,  # unused: get_loss computes the objective
-                optimizer=torch.optim.Adam,
-                optimizer__weight_decay=1e-6,
-                lr=self.lr,
-                max_epochs=self.epochs,
-                batch_size=min(self.batch_size, len(X)),
-                iterator_train__shuffle=True,
-                train_split=None,
-                device=str(device),
-                callbacks=[("progress", ProgressBar())] if self.verbose else [],
-                verbose=int(bool(self.verbose)),
-            ).initialize()
-            net.module_.init_center(torch.from_numpy(X).to(device))
-            net.partial_fit(X, None)
-        self.module_ = net.module_.cpu().eval()
-        self.history_ = [float(row["train_loss"]) for row in net.history]
+        callbacks = [("progress", ProgressBar())] if self.verbose else []
+        net = _DeepSVDDNet(
+            DeepSVDDNetwork,
+            module__input_size=windows.length,
+            module__hidden_sizes=tuple(int(s) for s in self.hidden_sizes),
+            criterion=torch.nn.MSELoss,  # unused: get_loss computes the objective
+            optimizer=torch.optim.Adam,
+            optimizer__weight_decay=1e-6,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=min(self.batch_size, len(X)),
+            iterator_train__shuffle=True,
+            train_split=None,
+            device=str(device),
+            callbacks=[*callbacks, *self._epoch_callbacks()],
+            verbose=int(bool(self.verbose)),
+        ).initialize()
+        net.module_.init_center(torch.from_numpy(X).to(device))
+        net.partial_fit(X, None)
+        self.model_ = net.module_.cpu().eval()
+        self.history_ = epoch_history(net)
+
+    def _snapshot(self, net: NeuralNet) -> dict[str, Any]:
+        """``model_`` (a CPU copy, with its center) and ``history_`` after this epoch."""
+        return {
+            "model_": copy.deepcopy(net.module_).cpu().eval(),
+            "history_": epoch_history(net),
+        }
 
     def _window_scores(self, windows: SlidingWindows) -> np.ndarray:
-        device = resolve_device(self.device)
-        module = self.module_.to(device)
-        X = self._flat(windows)
-        parts = []
-        with torch.inference_mode():
-            for (batch,) in tensor_batches((X,), 4096, device):
-                parts.append(module.distance(batch).double().cpu().numpy())
-        module.cpu()
-        return np.concatenate(parts).reshape(len(windows), -1)
+        model = self.model_.to(self._device())
+        scores = self._infer(
+            lambda x: model.distance(x).double(), (self._flat(windows),), 4096
+        )
+        model.cpu()
+        return scores.reshape(len(windows), -1)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import numbers
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -11,14 +12,20 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import average_precision_score
 from sklearn.neighbors import NearestNeighbors
 
-from sslts._params import check_choice, check_int, check_positive
-from sslts._torch import resolve_device, seeded, tensor_batches
+from sslts._base import epoch_history
+from sslts._params import Interval, Options
+from sslts._torch import tensor_batches
 from sslts._validation import Series
-from sslts.anomaly._base import BaseSeriesDetector, resolve_window, robust_scale
+from sslts.anomaly._base import (
+    WINDOW_CONSTRAINT,
+    BaseSeriesDetector,
+    resolve_window,
+    robust_scale,
+)
 from sslts.data.windows import SlidingWindows, points_from_windows, sliding_windows
 from sslts.models import TSPulse
 from sslts.pretrained import initial_model
-from sslts.training.finetune import finetune_history, finetune_tspulse
+from sslts.training.finetune import finetune_tspulse
 
 __all__ = ["TSPulseAnomalyDetector"]
 
@@ -122,9 +129,9 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         Each head's point errors are averaged over a centred moving window of
         this many points (1: no smoothing), as in the reference pipeline:
         per-point squared errors are noisy, anomalies span several points.
-    finetune_epochs : int, default=0
-        Epochs of self-supervised masked-reconstruction training on windows of
-        the fit series before scoring (0: zero-shot).
+    max_epochs : int, default=0
+        Epochs of self-supervised masked-reconstruction fine-tuning on windows
+        of the fit series before scoring (0: zero-shot).
     lr : float, default=1e-4
         Fine-tuning learning rate.
     batch_size : int, default=256
@@ -140,6 +147,14 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
     verbose : bool, default=False
         Progress bar and loss table during fine-tuning.
 
+    Notes
+    -----
+    Supports scikit-learn's callbacks (``set_callbacks``): each fine-tuning
+    epoch is a subtask of ``fit`` with its losses as metadata, and a callback
+    may stop fine-tuning after any epoch. The estimator a callback receives at
+    the end of an epoch holds that epoch's ``model_`` and ``history_`` (it is
+    not scored yet).
+
     Attributes
     ----------
     model_ : TSPulse
@@ -151,7 +166,7 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
     head_ap_ : dict of str to float
         AUC-PR of each candidate on the labelled fit series (triangulation
         with labels only; empty otherwise).
-    finetune_history_ : list of dict
+    history_ : list of dict
         Per-epoch fine-tuning losses (empty when zero-shot).
     window_ : int
         Embedded window length (embedding modes only).
@@ -174,6 +189,13 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
     ((300,), (300, 2))
     """
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **BaseSeriesDetector._parameter_constraints,
+        "mode": [Options(MODES)],
+        "window": WINDOW_CONSTRAINT,
+        "stride": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "smoothing_length": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
     _allow_nan = True  # missing points are masked, like padding
 
     def __init__(
@@ -183,7 +205,7 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         window: int | str = "auto",
         stride: int | None = None,
         smoothing_length: int = 8,
-        finetune_epochs: int = 0,
+        max_epochs: int = 0,
         lr: float = 1e-4,
         batch_size: int = 256,
         contamination: float = 0.1,
@@ -196,7 +218,7 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         self.window = window
         self.stride = stride
         self.smoothing_length = smoothing_length
-        self.finetune_epochs = finetune_epochs
+        self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
         self.contamination = contamination
@@ -204,31 +226,16 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_params(self) -> None:
-        check_choice("mode", self.mode, MODES)
-        if isinstance(self.window, str):
-            check_choice("window", self.window, ("auto",))
-        else:
-            check_int("window", self.window, 2)
-        if self.stride is not None:
-            check_int("stride", self.stride, 1)
-        check_int("smoothing_length", self.smoothing_length, 1)
-        check_int("finetune_epochs", self.finetune_epochs, 0)
-        check_int("batch_size", self.batch_size, 1)
-        check_positive("lr", self.lr)
-
     # --------------------------------------------------------------- fitting
     def _uses_labels(self) -> bool:
         return self.mode == "triangulation"
 
     def _fit_scorer(self, series: Series, y: np.ndarray | None) -> np.ndarray:
-        device = resolve_device(self.device)
-        with seeded(self.random_state):
-            model, self.card_ = initial_model(self.pretrained, TSPulse)
-            model = model.to(device)
-            self.finetune_history_: list[dict[str, float]] = []
-            if self.finetune_epochs > 0:
-                model = self._finetune(model, series, device)
+        model, self.card_ = initial_model(self.pretrained, TSPulse)
+        model = model.to(self._device())
+        self.history_: list[dict[str, float]] = []
+        if self.max_epochs > 0:
+            model = self._finetune(model, series)
         self.model_ = model.eval()
         raw = self._head_scores(series, _heads_of(self.mode))
         if self.mode in _EMBEDDING_MODES:
@@ -249,9 +256,7 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
                 self.selected_mode_ = max(self.head_ap_, key=self.head_ap_.get)
         return streams[self.selected_mode_]
 
-    def _finetune(
-        self, model: TSPulse, series: Series, device: torch.device
-    ) -> TSPulse:
+    def _finetune(self, model: TSPulse, series: Series) -> TSPulse:
         cfg = model.config
         windows = sliding_windows(
             series,
@@ -262,13 +267,14 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
             model,
             windows.values,
             windows.observed,
-            epochs=self.finetune_epochs,
+            max_epochs=self.max_epochs,
             lr=self.lr,
             batch_size=self.batch_size,
-            device=device,
-            verbose=self.verbose,
+            device=self._device(),
+            verbose=bool(self.verbose),
+            extra_callbacks=self._epoch_callbacks(),
         )
-        self.finetune_history_ = finetune_history(net)
+        self.history_ = epoch_history(net)
         return net.module_
 
     def _stride(self, context: int) -> int:
@@ -354,12 +360,13 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
 
     def _embed(self, windows: SlidingWindows) -> np.ndarray:
         """Features ``(n_windows, channels, dim + 2)``: embedding, location, log-scale."""
-        device = resolve_device(self.device)
-        model = self.model_.to(device)
-        with torch.inference_mode():
-            emb = embed_windows(
-                model, windows, _EMBEDDING_KIND, self.batch_size, device
-            )
+        model = self.model_.to(self._device())
+        values, observed = pad_to_context(windows, model.config.context_length)
+        emb = self._infer(
+            lambda x, obs: model.embed(x, obs, kind=_EMBEDDING_KIND).float(),
+            (values, observed),
+            max(1, self.batch_size // windows.values.shape[1]),
+        )
         return np.concatenate([emb, window_location_scale(windows)], axis=2)
 
     def _embedding_scores(
@@ -372,7 +379,7 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
                 self.embedding_scale_[channel]
             )
             dist[:, channel] = nearest_other(neighbors, z)
-        scores = points_from_windows(dist, windows)
+        scores = points_from_windows(dist, windows, per="window")
         if series.observed is not None:
             scores = np.where(series.observed, scores, np.nan)
         return _fill(scores)
@@ -383,14 +390,12 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         """Raw (squared-error) scores ``(n_timepoints, n_channels)`` of ``heads``."""
         if not heads:
             return {}
-        device = resolve_device(self.device)
-        model = self.model_.to(device)
+        model = self.model_.to(self._device())
         scores: dict[str, np.ndarray] = {}
-        with torch.inference_mode():
-            if "time" in heads or "fft" in heads:
-                scores.update(self._reconstruction_scores(model, series, device))
-            if "forecast" in heads:
-                scores["forecast"] = self._forecast_scores(model, series, device)
+        if "time" in heads or "fft" in heads:
+            scores.update(self._reconstruction_scores(model, series))
+        if "forecast" in heads:
+            scores["forecast"] = self._forecast_scores(model, series)
         if series.observed is not None:  # missing points: no error of their own
             scores = {
                 h: np.where(series.observed, v, np.nan) for h, v in scores.items()
@@ -406,18 +411,17 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         }
 
     def _reconstruction_scores(
-        self, model: TSPulse, series: Series, device: torch.device
+        self, model: TSPulse, series: Series
     ) -> dict[str, np.ndarray]:
         cfg = model.config
         windows = sliding_windows(
             series, cfg.context_length, self._stride(cfg.context_length)
         )
-        patch = torch.arange(cfg.context_length, device=device) // cfg.patch_length
+        patch = torch.arange(cfg.context_length, device=self._device()) // cfg.patch_length
         masks = torch.stack([patch % _MASK_GROUPS == g for g in range(_MASK_GROUPS)])
-        per_batch = max(1, self.batch_size // (_MASK_GROUPS * series.n_channels))
-        time_err, fft_err = [], []
-        arrays = (windows.values, windows.observed)
-        for x, observed in tensor_batches(arrays, per_batch, device):
+
+        def errors(x: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
+            """Squared errors ``(n, 2, C, T)`` of the time and FFT heads at hidden points."""
             n = x.shape[0]
             # every window once per mask group: (groups * n, C, T)
             xs = x.repeat(_MASK_GROUPS, 1, 1)
@@ -427,19 +431,22 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
             out = model(xs, observed.repeat(_MASK_GROUPS, 1, 1) & ~hidden)
             target = (xs - out.loc) / out.scale
             unit = out.scale**2
-            for recon, sink in ((out.time, time_err), (out.fft_time, fft_err)):
-                err = torch.where(hidden, (target - recon) ** 2 * unit, 0.0)
-                sink.append(
-                    err.unflatten(0, (_MASK_GROUPS, n)).sum(0).double().cpu().numpy()
-                )
+            per_head = [
+                torch.where(hidden, (target - recon) ** 2 * unit, 0.0)
+                .unflatten(0, (_MASK_GROUPS, n))
+                .sum(0)
+                for recon in (out.time, out.fft_time)
+            ]
+            return torch.stack(per_head, dim=1).double()
+
+        per_batch = max(1, self.batch_size // (_MASK_GROUPS * series.n_channels))
+        err = self._infer(errors, (windows.values, windows.observed), per_batch)
         return {
-            "time": points_from_windows(np.concatenate(time_err), windows),
-            "fft": points_from_windows(np.concatenate(fft_err), windows),
+            "time": points_from_windows(err[:, 0], windows, per="point"),
+            "fft": points_from_windows(err[:, 1], windows, per="point"),
         }
 
-    def _forecast_scores(
-        self, model: TSPulse, series: Series, device: torch.device
-    ) -> np.ndarray:
+    def _forecast_scores(self, model: TSPulse, series: Series) -> np.ndarray:
         cfg = model.config
         context, horizon = cfg.context_length, cfg.forecast_length
         history = max(1, context // 4)  # points seen by the first forecast
@@ -455,23 +462,24 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         )
         observed = np.concatenate([np.zeros((pad, channels), bool), observed])
         windows = sliding_windows(Series(values, observed), context + horizon, horizon)
-        errors = []
-        per_batch = max(1, self.batch_size // channels)
-        arrays = (windows.values, windows.observed)
-        for x, obs in tensor_batches(arrays, per_batch, device):
+
+        def errors(x: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
+            """Squared forecast errors ``(n, C, horizon)`` at observed targets."""
             out = model(x[..., :context], obs[..., :context])
             target = (x[..., context:] - out.loc) / out.scale
             err = (target - out.forecast) ** 2 * out.scale**2
-            errors.append(
-                torch.where(obs[..., context:], err, 0.0).double().cpu().numpy()
-            )
+            return torch.where(obs[..., context:], err, 0.0).double()
+
+        err = self._infer(
+            errors, (windows.values, windows.observed), max(1, self.batch_size // channels)
+        )
         targets = SlidingWindows(
             values=windows.values[..., context:],
             observed=windows.observed[..., context:],
             starts=windows.starts + context - pad,
             n_timepoints=n,
         )
-        return points_from_windows(np.concatenate(errors), targets)
+        return points_from_windows(err, targets, per="point")
 
 
 def _heads_of(mode: str) -> tuple[str, ...]:
@@ -479,6 +487,16 @@ def _heads_of(mode: str) -> tuple[str, ...]:
     if mode in HEADS:
         return (mode,)
     return HEADS if mode in ("ensemble", "triangulation", "hybrid") else ()
+
+
+def pad_to_context(windows: SlidingWindows, context: int) -> tuple[np.ndarray, np.ndarray]:
+    """Windows left-padded (unobserved) to ``context`` points: ``(values, observed)``."""
+    n, channels, length = windows.values.shape
+    values = np.zeros((n, channels, context), np.float32)
+    observed = np.zeros((n, channels, context), bool)
+    values[..., context - length :] = windows.values
+    observed[..., context - length :] = windows.observed
+    return values, observed
 
 
 def embed_windows(
@@ -490,19 +508,15 @@ def embed_windows(
 ) -> np.ndarray:
     """Embeddings ``(n_windows, n_channels, dim)`` of windows left-padded to the context.
 
-    Call under ``torch.inference_mode``. ``batch_size`` counts single-channel
-    windows.
+    For scripts outside an estimator (the detector itself embeds through its
+    batched ``_infer``). ``batch_size`` counts single-channel windows.
     """
-    context = model.config.context_length
-    n, channels, length = windows.values.shape
-    values = np.zeros((n, channels, context), np.float32)
-    observed = np.zeros((n, channels, context), bool)
-    values[..., context - length :] = windows.values
-    observed[..., context - length :] = windows.observed
+    values, observed = pad_to_context(windows, model.config.context_length)
+    per_batch = max(1, batch_size // windows.values.shape[1])
     chunks = []
-    per_batch = max(1, batch_size // channels)
-    for x, obs in tensor_batches((values, observed), per_batch, device):
-        chunks.append(model.embed(x, obs, kind=kind).float().cpu().numpy())
+    with torch.inference_mode():
+        for x, obs in tensor_batches((values, observed), per_batch, device):
+            chunks.append(model.embed(x, obs, kind=kind).float().cpu().numpy())
     return np.concatenate(chunks)
 
 

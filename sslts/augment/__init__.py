@@ -1,6 +1,5 @@
-"""Masks and augmentations for self-supervised pretraining."""
+"""Numpy augmentations (views) for self-supervised pretraining."""
 
-from sslts.augment._masking import mixed_mask
 from sslts.augment._views import (
     DINO_WAVELETS,
     AugmentationPipeline,
@@ -38,6 +37,5 @@ __all__ = [
     "fft_bin_mask",
     "jitter",
     "lejepa_views",
-    "mixed_mask",
     "random_crop",
 ]

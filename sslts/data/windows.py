@@ -26,8 +26,8 @@ __all__ = [
     "ContextWindows",
     "SlidingWindows",
     "context_windows",
-    "pool_windows",
     "points_from_windows",
+    "pool_windows",
     "sliding_windows",
 ]
 
@@ -191,18 +191,28 @@ def sliding_windows(series: Series, length: int, stride: int) -> SlidingWindows:
 
 
 def points_from_windows(
-    window_values: np.ndarray, windows: SlidingWindows, *, weights: np.ndarray | None = None
+    window_values: np.ndarray,
+    windows: SlidingWindows,
+    *,
+    per: str,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Average per-window values back onto the series' time points.
+    """Average window values back onto the series' time points.
 
     Parameters
     ----------
-    window_values : ndarray of shape (n_windows, ..., length) or (n_windows, ...)
-        Either one value per window point (last axis = window length; it is
-        placed where the window lies) or one value per window (spread over
-        every point the window covers).
+    window_values : ndarray
+        With ``per="point"``: shape ``(n_windows, ..., length)``, one value
+        per window point, placed where the window lies. With
+        ``per="window"``: shape ``(n_windows, ...)``, one value per window
+        (and per trailing index, e.g. channel), spread over every point the
+        window covers.
     windows : SlidingWindows
         The windows the values belong to.
+    per : {"window", "point"}
+        What ``window_values`` holds. The caller says it: a shape cannot
+        tell, e.g. one value per window and channel for 16 channels looks
+        like one value per point of a 16-point window.
     weights : ndarray of shape (n_windows, length), optional
         Per-window-point weights (e.g. ``windows.observed.any(axis=1)`` to
         count only observed points); uniform when omitted.
@@ -212,11 +222,38 @@ def points_from_windows(
     ndarray of shape (n_timepoints, ...), float64
         Mean over the windows covering each point (NaN where no window with a
         positive weight covers a point).
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``per``, or ``window_values`` whose shape does not
+        match it (not one row per window; with ``per="point"``, a last axis
+        other than the window length).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sslts._validation import Series
+    >>> w = sliding_windows(Series(np.zeros((6, 1), np.float32), None), length=4, stride=2)
+    >>> points_from_windows(np.array([1.0, 3.0]), w, per="window").tolist()
+    [1.0, 1.0, 2.0, 2.0, 3.0, 3.0]
     """
     length, n = windows.length, windows.n_timepoints
     values = np.asarray(window_values, dtype=np.float64)
-    if values.ndim == 1 or values.shape[-1] != length:
+    if per not in ("window", "point"):
+        raise ValueError(f"per must be 'window' or 'point', got {per!r}")
+    if values.ndim == 0 or values.shape[0] != len(windows):
+        raise ValueError(
+            f"window_values must hold one row per window ({len(windows)}); "
+            f"got shape {values.shape}"
+        )
+    if per == "window":
         values = np.repeat(values[..., None], length, axis=-1)
+    elif values.ndim < 2 or values.shape[-1] != length:
+        raise ValueError(
+            f"per='point' needs window_values of shape (n_windows, ..., {length}) "
+            f"(last axis = window length); got shape {values.shape}"
+        )
     values = np.moveaxis(values, -1, 1)  # (n_windows, length, ...)
     w = np.ones((len(windows), length)) if weights is None else np.asarray(weights, float)
     index = windows.starts[:, None] + np.arange(length)

@@ -16,6 +16,7 @@ from sslts.models.jepa import (
     SoftCodebook,
 )
 from sslts.models.latent_heads import DINOHead, PatchReconstructionHead, ProjectionHead
+from sslts.models.masking import mixed_mask, patch_mask
 from sslts.models.tspulse import TSPulse, TSPulseConfig, TSPulseOutput
 
 __all__ = [
@@ -28,10 +29,12 @@ __all__ = [
     "EncoderOutput",
     "FinePredictor",
     "JEPAConfig",
+    "mixed_mask",
     "MTSJEPA",
     "MTSJEPAOutput",
     "PatchDecoder",
     "PatchEncoder",
+    "patch_mask",
     "PatchReconstructionHead",
     "ProjectionHead",
     "SoftCodebook",

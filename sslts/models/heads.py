@@ -27,7 +27,7 @@ import copy
 import torch
 from torch import nn
 
-from sslts.augment import mixed_mask
+from sslts.models.masking import mixed_mask
 from sslts.models.layers import GatedAttention, MixerStack
 from sslts.models.tspulse import TSPulse
 

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from sslts.augment import mixed_mask
+from sslts.models.masking import mixed_mask
 from sslts.models._config import ConfigDictMixin
 from sslts.models.layers import MixerStack, RevIN, mix_token_major
 

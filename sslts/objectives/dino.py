@@ -25,11 +25,17 @@ import copy
 from typing import NamedTuple
 
 import torch
+from skorch.callbacks import Callback
 from torch import nn
 
 from sslts.augment import dino_views
+from sslts.models import PatchEncoder
+from sslts.models._entropy import entropy
 from sslts.models.latent_heads import DINOHead
+from sslts.objectives._registry import Objective, register_objective, wrap_encoder
 from sslts.objectives._views import local_crops, numpy_rng, view
+from sslts.training.ema import EMATarget
+from sslts.training.monitoring import CollapseMonitor
 
 __all__ = [
     "DINO",
@@ -206,10 +212,6 @@ class DINOLosses(NamedTuple):
     teacher_batch_entropy: torch.Tensor
 
 
-def _entropy(p: torch.Tensor) -> torch.Tensor:
-    return -(p * torch.log(p.clamp_min(1e-12))).sum(-1)
-
-
 class DINOObjective:
     """Cross-entropy of the student against the teacher over pairs of different views.
 
@@ -236,6 +238,41 @@ class DINOObjective:
         total = torch.stack(terms).mean()
         with torch.no_grad():
             targets = torch.cat(output.teacher)
-            teacher_entropy = _entropy(targets).mean()
+            teacher_entropy = entropy(targets).mean()
             kl = total.detach() - teacher_entropy
-        return DINOLosses(total, kl, teacher_entropy, _entropy(targets.mean(0)))
+        return DINOLosses(total, kl, teacher_entropy, entropy(targets.mean(0)))
+
+
+#: EMA decay of the teacher when DINO trains through the registry (DINO's default).
+_TEACHER_DECAY = 0.996
+
+
+def _first_teacher(output: DINOOutput) -> torch.Tensor:
+    """Teacher targets of the first global view (for :class:`CollapseMonitor`)."""
+    return output.teacher[0]
+
+
+def _callbacks(module: DINO) -> list[tuple[str, Callback]]:
+    """The EMA teacher and the collapse monitors of its targets."""
+    return [
+        ("ema", EMATarget("student", "teacher", decay=_TEACHER_DECAY)),
+        ("collapse", CollapseMonitor(probabilities=_first_teacher, embeddings=None)),
+    ]
+
+
+def _teacher_encoder(module: DINO) -> PatchEncoder:
+    """The teacher's encoder, which embeds after training (as in DINO's evaluation)."""
+    return module.teacher.encoder
+
+
+register_objective(
+    Objective(
+        name="dino",
+        module=DINO,
+        build=wrap_encoder(DINO),
+        criterion=DINOObjective,
+        losses=DINOLosses,
+        callbacks=_callbacks,
+        encoder=_teacher_encoder,
+    )
+)

@@ -21,12 +21,15 @@ import math
 from typing import NamedTuple
 
 import torch
+from skorch.callbacks import Callback
 from torch import nn
 from torch.nn import functional as F
 
 from sslts.augment import lejepa_views
 from sslts.models.latent_heads import ProjectionHead
+from sslts.objectives._registry import Objective, register_objective, wrap_encoder
 from sslts.objectives._views import numpy_rng, view
+from sslts.training.monitoring import CollapseMonitor
 
 __all__ = [
     "SIGREG_NORMAL_MEAN",
@@ -230,3 +233,20 @@ class LeJEPAObjective:
         )
         lam = self.lambda_sigreg
         return LeJEPALosses((1 - lam) * invariance + lam * reg, invariance, reg)
+
+
+def _callbacks(module: LeJEPA) -> list[tuple[str, Callback]]:
+    """Effective rank of the first view's embeddings, per epoch."""
+    return [("collapse", CollapseMonitor(probabilities=None, embeddings="z1"))]
+
+
+register_objective(
+    Objective(
+        name="lejepa",
+        module=LeJEPA,
+        build=wrap_encoder(LeJEPA),
+        criterion=LeJEPAObjective,
+        losses=LeJEPALosses,
+        callbacks=_callbacks,
+    )
+)

@@ -22,55 +22,17 @@ import torch
 from torch import nn
 
 from sslts.models.latent_heads import PatchReconstructionHead
+from sslts.models.masking import patch_mask
+from sslts.objectives._registry import Objective, register_objective, wrap_encoder
 
-__all__ = [
-    "MaskedLosses",
-    "MaskedObjective",
-    "MaskedOutput",
-    "MaskedPatchModel",
-    "patch_mask",
-]
+__all__ = ["MaskedLosses", "MaskedObjective", "MaskedOutput", "MaskedPatchModel"]
 
 
-def patch_mask(
-    shape: tuple[int, ...],
-    ratio: float,
-    generator: torch.Generator | None = None,
-    device: torch.device | str | None = None,
-) -> torch.Tensor:
-    """Hide ``round(ratio * P)`` random patches (at least 1, at most ``P - 1``) per sequence.
-
-    Parameters
-    ----------
-    shape : tuple
-        ``(..., P)``: every leading index is one sequence of ``P >= 2`` patches.
-    ratio : float
-        Fraction of patches to hide, in ``(0, 1)``.
-    generator : torch.Generator, optional
-        Random source (torch's global generator by default).
-    device : optional
-        Device of the result.
-
-    Returns
-    -------
-    Tensor of bool, shape ``shape``
-        True where a patch is hidden.
-
-    Examples
-    --------
-    >>> mask = patch_mask((3, 2, 5), 0.4, torch.Generator().manual_seed(0))
-    >>> mask.sum(-1).tolist()
-    [[2, 2], [2, 2], [2, 2]]
-    """
-    n = shape[-1]
-    if n < 2:
-        raise ValueError(f"masked reconstruction needs at least 2 patches, got {n}")
-    if not 0.0 < ratio < 1.0:
-        raise ValueError(f"mask ratio must be in (0, 1), got {ratio}")
-    k = min(max(1, round(ratio * n)), n - 1)
-    scores = torch.rand(shape, generator=generator).to(device)
-    ranks = scores.argsort(-1).argsort(-1)
-    return ranks < k
+def _check_patches(n_patches: int) -> None:
+    if n_patches < 2:
+        raise ValueError(
+            f"masked reconstruction needs at least 2 patches per window, got {n_patches}"
+        )
 
 
 class MaskedOutput(NamedTuple):
@@ -88,11 +50,13 @@ class MaskedPatchModel(nn.Module):
     Parameters
     ----------
     encoder : PatchEncoder
-        The shared backbone (:class:`sslts.models.PatchEncoder`); its
-        ``normalise``, ``patch_embedding``, ``position`` and ``transformer``
-        are used so masking happens between patch embedding and attention.
+        The shared backbone (:class:`sslts.models.PatchEncoder`) of at least
+        2 patches per window; its ``normalise``, ``patch_embedding``,
+        ``position`` and ``transformer`` are used so masking happens between
+        patch embedding and attention.
     mask_ratio : float, default 0.4
-        Fraction of patches hidden per channel (PatchTST uses 0.4).
+        Fraction of patches hidden per channel (PatchTST uses 0.4), drawn by
+        :func:`sslts.models.patch_mask` (at least one hidden and one visible).
     """
 
     def __init__(self, encoder: nn.Module, mask_ratio: float = 0.4) -> None:
@@ -100,6 +64,7 @@ class MaskedPatchModel(nn.Module):
         if not 0.0 < mask_ratio < 1.0:
             raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
         cfg = encoder.config
+        _check_patches(cfg.n_patches)
         self.encoder = encoder
         self.mask_ratio = mask_ratio
         self.mask_token = nn.Parameter(torch.zeros(cfg.d_model))
@@ -118,6 +83,7 @@ class MaskedPatchModel(nn.Module):
         if observed is None:
             observed = torch.ones_like(x, dtype=torch.bool)
         n = x.shape[-1] // length
+        _check_patches(n)
         hidden = patch_mask(x.shape[:-1] + (n,), self.mask_ratio, device=x.device)
         visible = observed & ~hidden.repeat_interleave(length, -1)
         scaled, loc, scale = encoder.normalise(x, visible)
@@ -157,3 +123,14 @@ class MaskedObjective:
             visible = (~output.hidden & output.observed).to(error.dtype)
             seen = (error * visible).sum() / visible.sum().clamp_min(1.0)
         return MaskedLosses(masked, seen)
+
+
+register_objective(
+    Objective(
+        name="masked",
+        module=MaskedPatchModel,
+        build=wrap_encoder(MaskedPatchModel),
+        criterion=MaskedObjective,
+        losses=MaskedLosses,
+    )
+)

@@ -32,14 +32,20 @@ zero.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import numpy as np
 import torch
+from skorch.callbacks import Callback
 from torch.nn import functional as F
 
-from sslts.models.jepa import JEPAConfig, MTSJEPAOutput
+from sslts._validation import Panel
+from sslts.models._entropy import entropy
+from sslts.models.jepa import MTSJEPA, JEPAConfig, MTSJEPAOutput, PatchEncoder
+from sslts.objectives._registry import Objective, register_objective
+from sslts.training.net import mtsjepa_callbacks
 
-__all__ = ["MTSJEPALosses", "MTSJEPAObjective"]
+__all__ = ["MTSJEPALosses", "MTSJEPAObjective", "next_window_pairs"]
 
 
 class MTSJEPALosses(NamedTuple):
@@ -55,11 +61,6 @@ class MTSJEPALosses(NamedTuple):
     batch_entropy: torch.Tensor
     reconstruction: torch.Tensor
     reconstruction_weight: torch.Tensor
-
-
-def _entropy(probabilities: torch.Tensor) -> torch.Tensor:
-    """Entropy in nats over the last axis."""
-    return -(probabilities * torch.log(probabilities.clamp_min(1e-12))).sum(-1)
 
 
 def _kl(target: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
@@ -157,8 +158,8 @@ class MTSJEPAObjective:
             codebook = F.mse_loss(z, h.detach())
             commitment = F.mse_loss(h, z.detach())
             flat = p.reshape(-1, p.shape[-1])
-            sample_entropy = _entropy(flat).mean()
-            batch_entropy = _entropy(flat.mean(0))
+            sample_entropy = entropy(flat).mean()
+            batch_entropy = entropy(flat.mean(0))
         else:
             fine_kl = zero
             coarse = (
@@ -207,3 +208,96 @@ class MTSJEPAObjective:
             return squared.mean()
         weight = observed.to(squared.dtype)
         return (squared * weight).sum() / weight.sum().clamp_min(1.0)
+
+
+def next_window_pairs(panel: Panel, context: int) -> dict[str, np.ndarray]:
+    """(context, next) pairs of consecutive non-overlapping windows of every series.
+
+    Series ``i`` of length ``n_i`` gives windows ``[k * context, (k + 1) *
+    context)`` for ``k < n_i // context`` (the tail shorter than a window is
+    dropped) and the pairs ``(window k, window k + 1)``: the training batches
+    of the MTS-JEPA objective.
+
+    Parameters
+    ----------
+    panel : Panel
+        A validated panel (see :mod:`sslts._validation`).
+    context : int
+        Window length.
+
+    Returns
+    -------
+    dict
+        ``x``, ``x_next`` (float32) and ``observed``, ``observed_next``
+        (bool), each ``(n_pairs, n_channels, context)``.
+
+    Raises
+    ------
+    ValueError
+        If no series holds two whole windows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sslts._validation import Panel
+    >>> panel = Panel(np.arange(10, dtype=np.float32).reshape(1, 1, 10), None, np.array([10]))
+    >>> pairs = next_window_pairs(panel, context=3)
+    >>> pairs["x"][:, 0].tolist(), pairs["x_next"][:, 0].tolist()
+    ([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]], [[3.0, 4.0, 5.0], [6.0, 7.0, 8.0]])
+    """
+    observed = np.ones(panel.values.shape, bool) if panel.observed is None else panel.observed
+    xs, masks = [], []
+    for i, length in enumerate(panel.lengths):
+        n_windows = int(length) // context
+        if n_windows < 2:
+            continue
+        windows = panel.values[i, :, : n_windows * context].reshape(-1, n_windows, context)
+        mask = observed[i, :, : n_windows * context].reshape(-1, n_windows, context)
+        xs.append(np.moveaxis(windows, 1, 0))
+        masks.append(np.moveaxis(mask, 1, 0))
+    if not xs:
+        raise ValueError(
+            f"objective='mts-jepa' trains on (context, next) window pairs and needs a "
+            f"series of at least 2 * context_length = {2 * context} points; the longest "
+            f"has {int(panel.lengths.max())}"
+        )
+    out: dict[str, list[np.ndarray]] = {"x": [], "x_next": [], "observed": [], "observed_next": []}
+    for w, m in zip(xs, masks):
+        out["x"].append(w[:-1])
+        out["x_next"].append(w[1:])
+        out["observed"].append(m[:-1])
+        out["observed_next"].append(m[1:])
+    return {k: np.ascontiguousarray(np.concatenate(v)) for k, v in out.items()}
+
+
+def _build(config: JEPAConfig, encoder: PatchEncoder | None) -> MTSJEPA:
+    """A new MTS-JEPA model; a pretrained encoder starts both its online and target encoders."""
+    model = MTSJEPA(config)
+    if encoder is not None:
+        model.encoder.load_state_dict(encoder.state_dict())
+        model.target_encoder.load_state_dict(encoder.state_dict())
+    return model
+
+
+def _criterion_params(module: MTSJEPA) -> dict[str, Any]:
+    return {"config": module.config}
+
+
+def _callbacks(module: MTSJEPA) -> list[tuple[str, Callback]]:
+    return mtsjepa_callbacks(module.config.ema_decay)
+
+
+register_objective(
+    Objective(
+        name="mts-jepa",
+        module=MTSJEPA,
+        build=_build,
+        criterion=MTSJEPAObjective,
+        losses=MTSJEPALosses,
+        batch=next_window_pairs,
+        criterion_params=_criterion_params,
+        callbacks=_callbacks,
+        ablations=("use_codebook", "use_coarse"),
+        code_features=MTSJEPA.code_features,
+    )
+)

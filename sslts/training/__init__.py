@@ -2,7 +2,7 @@
 
 from sslts.training.callbacks import SklearnCallbackBridge, StepProgress, WarmupCosineLR
 from sslts.training.ema import ema_update, EMATarget, ObjectiveProgress
-from sslts.training.finetune import finetune_history, finetune_tspulse
+from sslts.training.finetune import finetune_tspulse
 from sslts.training.monitoring import (
     code_usage_entropy,
     CollapseMonitor,
@@ -18,7 +18,6 @@ __all__ = [
     "effective_rank",
     "ema_update",
     "EMATarget",
-    "finetune_history",
     "finetune_tspulse",
     "mtsjepa_callbacks",
     "ObjectiveProgress",

@@ -12,7 +12,7 @@ import torch
 from skorch.callbacks import Callback
 
 from sslts.models import TSPulse
-from sslts.objectives import TSPulseLosses, TSPulseObjective
+from sslts.objectives.tspulse import TSPulseLosses, TSPulseObjective
 from sslts.training.net import PretrainNet, pretrain_callbacks
 
 __all__ = ["finetune_tspulse"]

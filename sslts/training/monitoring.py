@@ -23,6 +23,8 @@ from typing import Any
 import torch
 from skorch.callbacks import Callback
 
+from sslts.models._entropy import entropy
+
 __all__ = [
     "CollapseMonitor",
     "code_usage_entropy",
@@ -38,8 +40,7 @@ def _rows(values: torch.Tensor) -> torch.Tensor:
 def code_usage_entropy(probabilities: torch.Tensor) -> float:
     """Normalised entropy of the mean code distribution of ``(..., K)`` assignments."""
     mean = _rows(probabilities).mean(0)
-    entropy = -(mean * torch.log(mean.clamp_min(1e-12))).sum()
-    return float(entropy / math.log(mean.shape[0]))
+    return float(entropy(mean) / math.log(mean.shape[0]))
 
 
 def top_code_probability(probabilities: torch.Tensor) -> float:

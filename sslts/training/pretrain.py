@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from sslts._torch import resolve_device, seeded
 from sslts.data.sources import make_source
 from sslts.models import TSPulse, TSPulseConfig
-from sslts.objectives import TSPulseLosses, TSPulseObjective
+from sslts.objectives.tspulse import TSPulseLosses, TSPulseObjective
 from sslts.pretrained import save_checkpoint
 from sslts.training.callbacks import StepProgress, WarmupCosineLR
 from sslts.training.net import PretrainNet, pretrain_callbacks
