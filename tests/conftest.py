@@ -5,27 +5,23 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _tiny import TINY_TSPULSE
 
 from sslts.models import TSPulse, TSPulseConfig
 
 
 @pytest.fixture
 def tiny_config() -> TSPulseConfig:
-    return TSPulseConfig(
-        context_length=64,
-        patch_length=8,
-        d_model=8,
-        n_layers=1,
-        n_decoder_layers=1,
-        n_registers=2,
-        forecast_length=8,
-    )
+    """The architecture of the shipped ``tspulse-tiny-random`` checkpoint."""
+    return TSPulseConfig(**TINY_TSPULSE)
 
 
 @pytest.fixture
 def tiny_model(tiny_config) -> TSPulse:
-    torch.manual_seed(0)
-    return TSPulse(tiny_config).eval()
+    """A seeded random TSPulse of ``tiny_config``; the global torch RNG is untouched."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return TSPulse(tiny_config).eval()
 
 
 @pytest.fixture

@@ -152,7 +152,6 @@ def test_baselines_score_a_planted_spike_highest(make):
     assert scores[650] > np.percentile(scores, 99)
 
 
-@pytest.mark.slow
 def test_tspulse_default_model_scores_a_planted_spike_highest():
     x = _sine(n=2000, period=40, noise=0.02)
     det = TSPulseAnomalyDetector(mode="ensemble").fit(x[:1200])

@@ -4,10 +4,10 @@ import pickle
 
 import numpy as np
 import pytest
+from _tiny import TINY_CHECKPOINT
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import f1_score, roc_auc_score
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sslts.anomaly import KMeansAnomalyDetector
 from sslts.latent import JEPAEmbedder
@@ -258,7 +258,7 @@ def test_predictor_with_tspulse_embedder(precursor_split):
     from sslts import TSPulseEmbedder
 
     X_fit, y_fit, X_test, y_test = precursor_split
-    encoder = TSPulseEmbedder(pretrained="tspulse-tiny-random")
+    encoder = TSPulseEmbedder(pretrained=TINY_CHECKPOINT)
     model = AnomalyPredictor(encoder=encoder, classifier="logistic", random_state=0)
     model.fit(X_fit[-120:], y_fit[-120:])
     assert model.predict_proba(X_test).shape == (len(X_test), 2)
@@ -319,35 +319,3 @@ def test_predictor_rejects_channel_mismatch_and_unfitted(precursor_split):
         model.predict(X_test[:, :1])
     with pytest.raises(ValueError, match="windows of 50 time points"):
         model.predict(X_test[:, :, :50])
-
-
-# Genuine exceptions. (1) A 2D array is a univariate *panel* (its columns are
-# time points), so n_features_in_ counts channels; the transformer accepts
-# other window lengths (the predictor rejects them, see above). (2) predict
-# applies threshold_, the cut that maximises F1 of the anomalous class on the
-# validation part, not 0.5: argmax(predict_proba) differs from predict, and a
-# class_weight that silences one class is undone by the threshold (as with
-# sklearn's TunedThresholdClassifierCV).
-PANEL_NOT_TABLE = "2D input is a univariate panel: n_features_in_ counts channels"
-TUNED_THRESHOLD = "predict uses the F1-tuned validation threshold, not argmax of predict_proba"
-EXPECTED_FAILED_CHECKS = {
-    "WindowStatistics": {
-        "check_n_features_in": PANEL_NOT_TABLE,
-        "check_n_features_in_after_fitting": PANEL_NOT_TABLE,
-        "check_transformer_general": PANEL_NOT_TABLE,
-    },
-    "AnomalyPredictor": {
-        "check_n_features_in": PANEL_NOT_TABLE,
-        "check_n_features_in_after_fitting": PANEL_NOT_TABLE,
-        "check_classifiers_train": TUNED_THRESHOLD,
-        "check_class_weight_classifiers": TUNED_THRESHOLD,
-    },
-}
-
-
-@parametrize_with_checks(
-    [WindowStatistics(), AnomalyPredictor(random_state=0, max_epochs=20)],
-    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS[type(est).__name__],
-)
-def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)

@@ -7,24 +7,19 @@ import time
 
 import numpy as np
 import pytest
+from _tiny import TINY_TSPULSE
 from safetensors.torch import load_file
 
 from sslts.cli import main
-from sslts.models import TSPulseConfig
 from sslts.pretrained import load_checkpoint
 from sslts.training import pretrain
 
+# conftest's tiny_config as `sslts pretrain` architecture options
 TINY_ARGS = [
-    "--context-length", "64", "--d-model", "8", "--n-layers", "1",
-    "--n-registers", "2", "--forecast-length", "8",
+    arg
+    for name, value in TINY_TSPULSE.items()
+    for arg in (f"--{name.replace('_', '-')}", str(value))
 ]
-
-
-@pytest.fixture
-def tiny_config():
-    return TSPulseConfig(
-        context_length=64, d_model=8, n_layers=1, n_registers=2, forecast_length=8
-    )
 
 
 def _run(tmp_path, name, config, **kwargs):
@@ -48,6 +43,7 @@ def test_pretrain_writes_checkpoint_card_and_plot(tmp_path, tiny_config):
     assert card["library_version"]
 
 
+@pytest.mark.slow  # three pretraining runs (about 2.5 s)
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path, tiny_config):
     straight = _run(tmp_path, "straight", tiny_config)
     first = _run(tmp_path, "resumed", tiny_config, max_minutes=0.0)  # stops after 1 block
@@ -85,7 +81,7 @@ def test_bad_arguments(tmp_path, tiny_config):
         pretrain(tmp_path / "x", config=tiny_config, steps=2, checkpoint_every=0)
 
 
-def test_cli_pretrain(tmp_path, capsys):
+def test_cli_pretrain(tmp_path, capsys, tiny_config):
     out = tmp_path / "cli"
     code = main(["pretrain", "--output", str(out), "--steps", "2", "--batch-size", "4",
                  "--data", "cauker", "--quiet", *TINY_ARGS])
@@ -93,7 +89,7 @@ def test_cli_pretrain(tmp_path, capsys):
     assert "finished at step 2" in capsys.readouterr().out
     card = load_checkpoint(out).card
     assert card["command"].startswith("sslts pretrain --output")
-    assert card["config"]["d_model"] == 8
+    assert card["config"] == tiny_config.to_dict()
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _tiny import TINY_CHECKPOINT
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sktime.datatypes import convert_to
@@ -28,12 +29,13 @@ ADAPTERS = {
     TSPulseSktimeClassifier: TSPulseClassifier,
     TSPulseSktimeAnomalyDetector: TSPulseAnomalyDetector,
 }
-TINY = {"pretrained": "tspulse-tiny-random", "device": "cpu", "random_state": 0}
+TINY = {"pretrained": TINY_CHECKPOINT, "device": "cpu", "random_state": 0}
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
+@pytest.mark.slow  # about a hundred tiny fits per adapter: 4 to 35 s each
 @pytest.mark.parametrize("adapter", list(ADAPTERS), ids=lambda cls: cls.__name__)
 def test_sktime_check_estimator(adapter):
     # No exclusions: every sktime check applies and passes.

@@ -131,6 +131,7 @@ def test_draw_seeds_are_spawned_children():
     np.testing.assert_array_equal(gen._rng(5).random(4), expected)
 
 
+@pytest.mark.slow  # starts a pool of worker processes (about 7 s)
 @pytest.mark.parametrize("name", ["kernelsynth", "cauker"])
 def test_n_jobs_does_not_change_output(name, monkeypatch):
     monkeypatch.setattr(syn, "_DRAWS_PER_TASK", 5)  # several tasks per worker

@@ -61,7 +61,7 @@ def test_nan_becomes_unobserved_when_allowed():
 @pytest.mark.parametrize(
     "X, error, match",
     [
-        (np.array([1.0, 2.0]), ValueError, "Expected 2D array"),
+        (np.array([1.0, 2.0]), ValueError, r"X is 1D \(shape \(2,\)\)"),
         (np.zeros((0, 4)), ValueError, "0 sample"),
         (np.zeros((2, 1, 0)), ValueError, "zero-length"),
         (np.zeros((2, 0, 4)), ValueError, "zero-length series or zero channels"),
@@ -117,7 +117,7 @@ def test_check_series_shapes_nan_and_channels():
         check_series(x, estimator=est, reset=False)
     with pytest.raises(ValueError, match="fitted with 3 channel"):
         check_series(np.ones((6, 2)), estimator=est, reset=False)
-    with pytest.raises(ValueError, match="3D"):
+    with pytest.raises(ValueError, match="panel of several series"):
         check_series(np.ones((2, 6, 3)), estimator=est, reset=False)
     with pytest.raises(ValueError, match="at least 4 time points"):
         check_series(np.ones((3, 3)), estimator=est, reset=False, min_length=4)

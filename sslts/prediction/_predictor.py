@@ -15,7 +15,7 @@ from sklearn.metrics import precision_recall_curve
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
@@ -180,6 +180,11 @@ class AnomalyPredictor(ClassifierMixin, BaseTorchEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = False
+        # NaN reaches the encoder as missing values: allowed when the encoder allows it
+        # (WindowStatistics, the default, does not).
+        tags.input_tags.allow_nan = self.encoder is not None and get_tags(
+            self.encoder
+        ).input_tags.allow_nan
         return tags
 
     def _head(self, n_train: int, seed: int) -> Any:
