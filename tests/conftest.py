@@ -53,3 +53,12 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+def pytest_configure(config):
+    """Under pytest-xdist each worker gets one torch thread: the workers already fill
+    the cores, and tiny models on oversubscribed cores run many times slower."""
+    import os
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        torch.set_num_threads(1)
