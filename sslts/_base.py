@@ -18,8 +18,9 @@ Subclasses implement ``_fit`` and their output methods, and use the small
 helpers here: ``_device`` (the resolved ``device`` parameter),
 ``_epoch_callbacks`` (the bridge that reports skorch epochs to scikit-learn
 callbacks), ``_snapshot`` (fitted attributes as if training stopped now),
-``_infer`` / ``_infer_windows`` (batched inference) and ``_finite`` (the
-no-NaN/inf guard on every output). Training histories are ``history_``, a
+``_infer`` / ``_infer_windows`` (batched inference), ``_finite`` (the
+no-NaN/inf guard on every output) and ``_finetune_tspulse`` (self-supervised
+fine-tuning of a TSPulse encoder on the user's windows). Training histories are ``history_``, a
 list of per-epoch dicts (:func:`epoch_history`).
 
 Estimators without torch (``KMeansAnomalyDetector``) use the same template;
@@ -52,6 +53,7 @@ from sslts._validation import (
 )
 from sslts.data.windows import context_windows, pool_windows
 from sslts.training.callbacks import SklearnCallbackBridge
+from sslts.training.finetune import finetune_tspulse
 
 __all__ = ["BaseTorchEstimator", "epoch_history", "pool_channels"]
 
@@ -253,3 +255,27 @@ class BaseTorchEstimator(CallbackSupportMixin, BaseEstimator):
     def _finite(self, values: np.ndarray, method: str) -> np.ndarray:
         """``values``, after checking that every one is finite (else raise)."""
         return check_finite_output(values, self, method)
+
+    def _finetune_tspulse(
+        self, model: torch.nn.Module, values: np.ndarray, observed: np.ndarray | None
+    ) -> torch.nn.Module:
+        """Continue TSPulse's self-supervised training on windows; sets ``history_``.
+
+        Uses the estimator's ``max_epochs``, ``lr``, ``batch_size``, ``device``
+        and ``verbose`` and reports every epoch to scikit-learn's callbacks
+        (:func:`sslts.training.finetune.finetune_tspulse`). Returns the trained
+        model, in training mode.
+        """
+        net = finetune_tspulse(
+            model,
+            values,
+            observed,
+            max_epochs=self.max_epochs,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            device=self._device(),
+            verbose=bool(self.verbose),
+            extra_callbacks=self._epoch_callbacks(),
+        )
+        self.history_ = epoch_history(net)
+        return net.module_

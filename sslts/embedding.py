@@ -8,13 +8,12 @@ import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from sslts._base import BaseTorchEstimator, epoch_history, pool_channels
+from sslts._base import BaseTorchEstimator, pool_channels
 from sslts._params import Options
 from sslts._validation import Panel
 from sslts.data.windows import context_windows
 from sslts.models import TSPulse
 from sslts.pretrained import initial_model
-from sslts.training.finetune import finetune_tspulse
 
 __all__ = ["TSPulseEmbedder"]
 
@@ -131,19 +130,7 @@ class TSPulseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseTor
         self.history_: list[dict[str, float]] = []
         if self.max_epochs > 0:
             windows = context_windows(panel, model.config.context_length)
-            net = finetune_tspulse(
-                model,
-                windows.values,
-                windows.observed,
-                max_epochs=self.max_epochs,
-                lr=self.lr,
-                batch_size=self.batch_size,
-                device=self._device(),
-                verbose=bool(self.verbose),
-                extra_callbacks=self._epoch_callbacks(),
-            )
-            self.history_ = epoch_history(net)
-            model = net.module_
+            model = self._finetune_tspulse(model, windows.values, windows.observed)
         self.model_ = model.eval()
 
     # -------------------------------------------------------------- transform

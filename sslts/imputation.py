@@ -11,13 +11,12 @@ from sklearn.base import OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
-from sslts._base import BaseTorchEstimator, epoch_history
+from sslts._base import BaseTorchEstimator
 from sslts._params import Interval, Options
 from sslts._validation import Series
 from sslts.data.windows import SlidingWindows, points_from_windows, sliding_windows
 from sslts.models import TSPulse
 from sslts.pretrained import initial_model
-from sslts.training.finetune import finetune_tspulse
 
 __all__ = ["TSPulseImputer"]
 
@@ -200,19 +199,9 @@ class TSPulseImputer(OneToOneFeatureMixin, TransformerMixin, BaseTorchEstimator)
         values = windows.values.reshape(-1, 1, context)
         observed = windows.observed.reshape(-1, 1, context)
         keep = observed.any(axis=(1, 2))
-        net = finetune_tspulse(
-            model,
-            np.ascontiguousarray(values[keep]),
-            np.ascontiguousarray(observed[keep]),
-            max_epochs=self.max_epochs,
-            lr=self.lr,
-            batch_size=self.batch_size,
-            device=self._device(),
-            verbose=bool(self.verbose),
-            extra_callbacks=self._epoch_callbacks(),
+        return self._finetune_tspulse(
+            model, np.ascontiguousarray(values[keep]), np.ascontiguousarray(observed[keep])
         )
-        self.history_ = epoch_history(net)
-        return net.module_
 
     def _stride(self, context: int) -> int:
         return self.stride if self.stride is not None else max(1, context // 4)

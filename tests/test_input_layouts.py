@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _tiny import TINY_CHECKPOINT, TINY_JEPA
 from sklearn.base import clone
 from sktime.datatypes import convert_to
 
@@ -25,7 +26,7 @@ from sslts._validation import MAX_ABS_VALUE, check_panel, check_series
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-TINY = "tspulse-tiny-random"
+TINY = TINY_CHECKPOINT
 
 
 # ------------------------------------------------------------------ panels
@@ -35,10 +36,7 @@ def _panel_estimators():
         ("embedder", TSPulseEmbedder(pretrained=TINY, device="cpu"), "transform", False),
         (
             "jepa",
-            JEPAEmbedder(
-                objective="lejepa", context_length=20, patch_length=5, d_model=8,
-                n_layers=1, n_heads=2, max_epochs=1, device="cpu", random_state=0,
-            ),
+            JEPAEmbedder(objective="lejepa", **TINY_JEPA, device="cpu", random_state=0),
             "transform",
             False,
         ),
@@ -97,11 +95,16 @@ def _ragged_layouts(series: list[np.ndarray]) -> dict[str, object]:
     return layouts
 
 
-def _output(estimator, method, y, X):
-    """``method``'s output on ``X`` of a fresh clone of ``estimator`` fitted on ``(X, y)``."""
-    fitted = clone(estimator).fit(X, y)
-    out = getattr(fitted, method)(X)
-    return out[0] if isinstance(out, tuple) else out
+def _assert_layouts_agree(estimator, method, y, layouts, reference):
+    """A fresh clone fitted on each layout gives ``method`` output equal to ``reference``'s."""
+    outputs = {}
+    for layout, X in layouts.items():
+        out = getattr(clone(estimator).fit(X, y), method)(X)
+        outputs[layout] = np.asarray(out[0] if isinstance(out, tuple) else out)
+    expected = outputs.pop(reference)
+    assert np.all(np.isfinite(expected))
+    for layout, out in outputs.items():
+        np.testing.assert_array_equal(out, expected, err_msg=layout)
 
 
 @pytest.mark.parametrize("channels", [1, 2])
@@ -115,14 +118,7 @@ def test_equal_length_layouts_give_identical_output(name, estimator, method, nee
     X3d = np.sin(0.3 * np.arange(60) + rng.uniform(0, 6, (8, channels, 1)))
     X3d = X3d + 0.1 * rng.normal(size=X3d.shape)
     y = np.arange(8) % 2 if needs_y else None
-    outputs = {
-        layout: _output(estimator, method, y, X)
-        for layout, X in _equal_length_layouts(X3d).items()
-    }
-    reference = outputs.pop("numpy3D")
-    assert np.all(np.isfinite(reference))
-    for layout, out in outputs.items():
-        np.testing.assert_array_equal(out, reference, err_msg=layout)
+    _assert_layouts_agree(estimator, method, y, _equal_length_layouts(X3d), "numpy3D")
 
 
 @pytest.mark.parametrize("channels", [1, 2])
@@ -135,14 +131,7 @@ def test_ragged_layouts_give_identical_output(name, estimator, method, needs_y, 
     rng = np.random.default_rng(2)
     series = [rng.normal(size=(channels, 40 + 3 * i)) for i in range(8)]
     y = np.arange(8) % 2 if needs_y else None
-    outputs = {
-        layout: _output(estimator, method, y, X)
-        for layout, X in _ragged_layouts(series).items()
-    }
-    reference = outputs.pop("list of arrays")
-    assert np.all(np.isfinite(reference))
-    for layout, out in outputs.items():
-        np.testing.assert_array_equal(out, reference, err_msg=layout)
+    _assert_layouts_agree(estimator, method, y, _ragged_layouts(series), "list of arrays")
 
 
 def test_gunpoint_df_list_is_read_as_150_points_not_150_channels(gunpoint):
@@ -286,11 +275,6 @@ def test_sktime_adapters_give_identical_output_for_every_layout(adapter):
             random_state=0,
         )
         method = "predict_proba"
-    outputs = {
-        layout: np.asarray(getattr(clone(estimator).fit(X, y), method)(X))
-        for layout, X in _equal_length_layouts(X3d).items()
-        if layout != "list of arrays"  # not an sktime layout
-    }
-    reference = outputs.pop("numpy3D")
-    for layout, out in outputs.items():
-        np.testing.assert_array_equal(out, reference, err_msg=layout)
+    layouts = _equal_length_layouts(X3d)
+    del layouts["list of arrays"]  # not an sktime layout
+    _assert_layouts_agree(estimator, method, y, layouts, "numpy3D")

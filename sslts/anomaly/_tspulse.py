@@ -12,7 +12,6 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import average_precision_score
 from sklearn.neighbors import NearestNeighbors
 
-from sslts._base import epoch_history
 from sslts._params import Interval, Options
 from sslts._torch import tensor_batches
 from sslts._validation import Series
@@ -25,7 +24,6 @@ from sslts.anomaly._base import (
 from sslts.data.windows import SlidingWindows, points_from_windows, sliding_windows
 from sslts.models import TSPulse
 from sslts.pretrained import initial_model
-from sslts.training.finetune import finetune_tspulse
 
 __all__ = ["TSPulseAnomalyDetector"]
 
@@ -263,19 +261,7 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
             cfg.context_length + cfg.forecast_length,
             self._stride(cfg.context_length),
         )
-        net = finetune_tspulse(
-            model,
-            windows.values,
-            windows.observed,
-            max_epochs=self.max_epochs,
-            lr=self.lr,
-            batch_size=self.batch_size,
-            device=self._device(),
-            verbose=bool(self.verbose),
-            extra_callbacks=self._epoch_callbacks(),
-        )
-        self.history_ = epoch_history(net)
-        return net.module_
+        return self._finetune_tspulse(model, windows.values, windows.observed)
 
     def _stride(self, context: int) -> int:
         return (
