@@ -84,10 +84,18 @@ def _pretrain(args: argparse.Namespace) -> int:
         for f in fields(TSPulseConfig)
         if getattr(args, f.name, None) is not None
     }
+    if args.init is not None and overrides:
+        print(
+            "sslts pretrain: architecture options cannot be combined with --init "
+            f"(the run continues with the checkpoint's architecture); got {sorted(overrides)}",
+            file=sys.stderr,
+        )
+        return 2
     result = pretrain(
         args.output,
         data=args.data,
-        config=TSPulseConfig(**overrides),
+        config=None if args.init is not None else TSPulseConfig(**overrides),
+        init=args.init,
         steps=args.steps,
         n_samples=args.n_samples,
         batch_size=args.batch_size,
@@ -132,6 +140,11 @@ def _add_pretrain_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--n-jobs", type=int, default=1, help="data generation workers")
     parser.add_argument("--max-minutes", type=float, help="stop resumably after this wall time")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--init",
+        help="continue from this TSPulse checkpoint (name or path): its weights and "
+        "architecture, a fresh optimiser; use a new --seed for new data",
+    )
     arch = parser.add_argument_group("architecture (defaults: the r1-like TSPulse)")
     for f in fields(TSPulseConfig):
         arch.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=type(f.default))

@@ -11,6 +11,7 @@ from _tiny import TINY_TSPULSE
 from safetensors.torch import load_file
 
 from sslts.cli import main
+from sslts.models import TSPulseConfig
 from sslts.pretrained import load_checkpoint
 from sslts.training import pretrain
 
@@ -55,6 +56,31 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, tiny_config):
         np.testing.assert_allclose(a[key].numpy(), b[key].numpy(), rtol=1e-5, atol=1e-6)
     state = json.loads((tmp_path / "resumed.run" / "state.json").read_text())
     assert [h["step"] for h in state["history"]] == [2, 4]
+
+
+def test_continuing_from_a_checkpoint_starts_at_its_weights_and_counts_its_samples(
+    tmp_path, tiny_config
+):
+    first = _run(tmp_path, "first", tiny_config)
+    # a learning rate of ~0 keeps the weights where they started: the first run's
+    follow = _run(tmp_path, "follow", None, init=first.checkpoint.with_suffix(""),
+                  seed=1, lr=1e-12)
+    a, b = load_file(first.checkpoint), load_file(follow.checkpoint)
+    for key in a:
+        np.testing.assert_allclose(b[key].numpy(), a[key].numpy(), atol=1e-6)
+    training = load_checkpoint(follow.checkpoint.with_suffix("")).card["training"]
+    assert training["samples_seen"] == 64 and training["samples_seen_this_run"] == 32
+    assert training["init"]["samples_seen"] == 32
+    assert training["init"]["sha256"] == load_checkpoint(tmp_path / "first").card["sha256"]
+    with pytest.raises(ValueError, match="config differs from the architecture of init"):
+        _run(tmp_path, "other", TSPulseConfig(), init=tmp_path / "first")
+
+
+def test_cli_refuses_architecture_options_with_init(tmp_path, capsys):
+    code = main(["pretrain", "--output", str(tmp_path / "x"), "--steps", "1",
+                 "--init", "tspulse-tiny-random", "--d-model", "16"])
+    assert code == 2
+    assert "cannot be combined with --init" in capsys.readouterr().err
 
 
 def test_resume_refuses_other_settings(tmp_path, tiny_config):

@@ -29,7 +29,7 @@ from sslts._torch import resolve_device, seeded
 from sslts.data.sources import make_source
 from sslts.models import TSPulse, TSPulseConfig
 from sslts.objectives.tspulse import TSPulseLosses, TSPulseObjective
-from sslts.pretrained import save_checkpoint
+from sslts.pretrained import load_checkpoint, save_checkpoint
 from sslts.training.callbacks import StepProgress, WarmupCosineLR
 from sslts.training.net import PretrainNet, pretrain_callbacks
 
@@ -118,12 +118,15 @@ def _publish(
 ) -> dict[str, Any]:
     """Write the checkpoint and its card (and the loss plot) for the current state."""
     plan = state["plan"]
+    this_run = state["step"] * plan["batch_size"]
+    before = plan["init"]["samples_seen"] if plan.get("init") else 0
     card = {
         "description": f"TSPulse pretrained by sslts.pretrain on {plan['data']['source']} data",
         "training": {
             **{k: v for k, v in plan.items() if k != "config"},
             "steps": state["step"],
-            "samples_seen": state["step"] * plan["batch_size"],
+            "samples_seen": before + this_run,
+            "samples_seen_this_run": this_run,
             "final_losses": state["history"][-1] if state["history"] else None,
             "wall_time_s": round(state["wall_time_s"], 1),
             "finished": state["finished"],
@@ -223,6 +226,7 @@ def pretrain(
     device: str = "auto",
     n_jobs: int = 1,
     max_minutes: float | None = None,
+    init: str | os.PathLike | None = None,
     command: str | None = None,
     verbose: bool = True,
 ) -> PretrainResult:
@@ -251,6 +255,13 @@ def pretrain(
         Workers generating synthetic data.
     max_minutes : float, optional
         Stop (resumably) after the first block that ends past this wall time.
+    init : str or path-like, optional
+        A TSPulse checkpoint (registered name or path) to continue from: its
+        weights start the run (with a fresh optimiser and schedule) and its
+        configuration is the architecture (``config`` must then be None or
+        equal). The card counts its samples in ``samples_seen``. This is how
+        training goes on from a shipped checkpoint when no run folder is left;
+        give a new ``seed`` so that the data stream differs from its own.
     command : str, optional
         The command line that reproduces the run, recorded in the card.
     verbose : bool
@@ -265,6 +276,17 @@ def pretrain(
     total_steps = steps if steps is not None else -(-n_samples // batch_size)
     if total_steps < 1 or batch_size < 1 or checkpoint_every < 1:
         raise ValueError("steps, batch_size and checkpoint_every must be positive")
+    start = None
+    if init is not None:
+        start = load_checkpoint(init)
+        if not isinstance(start.model, TSPulse):
+            raise ValueError(f"init={str(init)!r} holds a {start.family} model, not TSPulse")
+        if config is not None and config != start.model.config:
+            raise ValueError(
+                f"config differs from the architecture of init={str(init)!r}; leave it "
+                "out to continue with the checkpoint's"
+            )
+        config = start.model.config
     config = config or TSPulseConfig()
     output = Path(output)
     source, recipe = make_source(
@@ -281,6 +303,12 @@ def pretrain(
         "checkpoint_every": checkpoint_every,
         "seed": seed,
     }
+    if start is not None:
+        plan["init"] = {
+            "checkpoint": str(init),
+            "sha256": start.card["sha256"],
+            "samples_seen": int(start.card.get("training", {}).get("samples_seen", 0)),
+        }
     run = _RunFolder(output.with_name(output.name + ".run"))
     state = run.load()
     if state is not None and state["plan"] != plan:
@@ -293,6 +321,8 @@ def pretrain(
         net, schedule = _make_net(config, plan, device_)
         if state is None:
             state = {"plan": plan, "step": 0, "wall_time_s": 0.0, "history": [], "finished": False}
+            if start is not None:
+                net.module_.load_state_dict(start.model.state_dict())
         else:
             run.restore(net.module_, net.optimizer_, device_)
         _train(
