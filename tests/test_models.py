@@ -136,3 +136,38 @@ def test_inference_fast_path_matches_the_training_path():
         semantic = model.embed(x, kind="semantic")
     torch.testing.assert_close(fast, reference.detach(), rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(semantic, reference.detach()[..., 2 * cfg.n_patches :, :].flatten(-2), rtol=1e-4, atol=1e-5)
+
+
+def test_fast_dropout_keeps_the_right_fraction_and_scales_like_torch():
+    from sslts.models.layers import FastDropout
+
+    drop = FastDropout(0.1).train()
+    x = torch.ones(2_000_000, requires_grad=True)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        y = drop(x)
+        torch.manual_seed(0)
+        again = drop(x)
+    torch.testing.assert_close(y, again)  # seeded like torch's own dropout
+    kept = y > 0
+    assert abs(kept.float().mean().item() - 0.9) < 1e-3
+    torch.testing.assert_close(y[kept], torch.full_like(y[kept], 1 / 0.9))
+    y.sum().backward()  # gradient: the same mask and scale
+    torch.testing.assert_close(x.grad, y.detach())
+    drop.eval()
+    assert drop(x) is x
+
+
+def test_fast_dropout_falls_back_to_torch_where_it_does_not_apply():
+    from torch.nn import functional as F
+
+    from sslts.models.layers import FastDropout
+
+    x = torch.randn(100, 10)
+    for module in (FastDropout(0.3, inplace=True), FastDropout(1.0)):
+        with torch.random.fork_rng():
+            torch.manual_seed(1)
+            expected = F.dropout(x.clone(), module.p, True, module.inplace)
+            torch.manual_seed(1)
+            torch.testing.assert_close(module.train()(x.clone()), expected)
+    assert FastDropout(0.0).train()(x) is x

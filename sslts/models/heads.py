@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from sslts.models.masking import mixed_mask
-from sslts.models.layers import GatedAttention, MixerStack
+from sslts.models.layers import FastDropout, GatedAttention, MixerStack
 from sslts.models.tspulse import TSPulse
 
 __all__ = ["ChannelMixer", "TSLens", "TSPulseForClassification", "FINETUNE_PARTS"]
@@ -113,7 +113,7 @@ class TSLens(nn.Module):
         self.reduce = nn.Linear(d_model, width)
         self.norm = nn.LayerNorm(width)
         self.token_gate = GatedAttention(n_tokens, dim=-2)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = FastDropout(dropout)
         self.classifier = nn.Linear(n_channels * n_tokens * width, n_classes)
 
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
