@@ -42,7 +42,12 @@ from collections.abc import Callable
 
 import torch
 from _common import limit_threads, make_parser, write_csv
-from bench_embed_speed import build_granite, choose_ref_layers, n_params, reference_available
+from bench_embed_speed import (
+    build_granite,
+    choose_ref_layers,
+    n_params,
+    reference_available,
+)
 
 from sslts.models import TSPulse, TSPulseConfig
 from sslts.models.layers import FastDropout

@@ -1,8 +1,7 @@
 import pytest
 import torch
 
-from sslts.models import mixed_mask
-from sslts.models import TSPulse, TSPulseConfig
+from sslts.models import TSPulse, TSPulseConfig, mixed_mask
 from sslts.models.tspulse import fft_features, inverse_fft_features
 
 

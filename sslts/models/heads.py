@@ -27,8 +27,8 @@ import copy
 import torch
 from torch import nn
 
-from sslts.models.masking import mixed_mask
 from sslts.models.layers import FastDropout, GatedAttention, MixerStack
+from sslts.models.masking import mixed_mask
 from sslts.models.tspulse import TSPulse
 
 __all__ = ["ChannelMixer", "TSLens", "TSPulseForClassification", "FINETUNE_PARTS"]

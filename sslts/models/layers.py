@@ -51,7 +51,7 @@ class FastDropout(nn.Dropout):
         n = x.numel()
         bits = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device)
         bits = bits.random_(-(2**63), 2**63 - 1).view(torch.int16)[:n].view(x.shape)
-        keep = bits >= int(round(self.p * 65536)) - 32768
+        keep = bits >= round(self.p * 65536) - 32768
         return x * (keep.to(x.dtype) * (1.0 / (1.0 - self.p)))
 
 
