@@ -96,6 +96,7 @@ def _pretrain(args: argparse.Namespace) -> int:
         data=args.data,
         config=None if args.init is not None else TSPulseConfig(**overrides),
         init=args.init,
+        amp=args.amp,
         steps=args.steps,
         n_samples=args.n_samples,
         batch_size=args.batch_size,
@@ -140,6 +141,9 @@ def _add_pretrain_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--n-jobs", type=int, default=1, help="data generation workers")
     parser.add_argument("--max-minutes", type=float, help="stop resumably after this wall time")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--amp", action="store_true", help="bfloat16 autocast (for GPUs; slower on most CPUs)"
+    )
     parser.add_argument(
         "--init",
         help="continue from this TSPulse checkpoint (name or path): its weights and "

@@ -15,3 +15,13 @@ def test_demo_prints_a_result_table(capsys):
 def test_checkpoints_lists_the_shipped_ones(capsys):
     assert main(["checkpoints"]) == 0
     assert "tspulse-tiny-random" in capsys.readouterr().out
+
+
+def test_python_dash_m_runs_the_cli():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "sslts", "checkpoints"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0
+    assert "tspulse-synth" in done.stdout

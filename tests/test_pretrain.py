@@ -76,6 +76,15 @@ def test_continuing_from_a_checkpoint_starts_at_its_weights_and_counts_its_sampl
         _run(tmp_path, "other", TSPulseConfig(), init=tmp_path / "first")
 
 
+def test_amp_run_trains_finite_and_is_recorded(tmp_path, tiny_config):
+    result = _run(tmp_path, "amp", tiny_config, steps=2, amp=True)
+    training = load_checkpoint(result.checkpoint.with_suffix("")).card["training"]
+    assert training["amp"] is True
+    assert np.isfinite(training["final_losses"]["train_loss"])
+    with pytest.raises(ValueError, match="other settings"):  # resumes only with amp
+        _run(tmp_path, "amp", tiny_config, steps=2)
+
+
 def test_cli_refuses_architecture_options_with_init(tmp_path, capsys):
     code = main(["pretrain", "--output", str(tmp_path / "x"), "--steps", "1",
                  "--init", "tspulse-tiny-random", "--d-model", "16"])

@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,7 @@ def _make_net(
         device=str(device),
         callbacks=pretrain_callbacks(PARTS, max_epochs=1, schedule=schedule),
         verbose=0,
+        amp=plan.get("amp", False),
     ).initialize()
     return net, schedule
 
@@ -182,10 +184,22 @@ def _train(
     wall_before = state["wall_time_s"]
     bar = tqdm(total=total, initial=state["step"], unit="step", disable=not verbose)
     net.callbacks_.append(("progress", StepProgress(bar).initialize()))
+
+    def block_at(step: int) -> Any:
+        """Generate the data of the block starting at ``step`` (in a worker thread)."""
+        n = min(plan["checkpoint_every"], total - step) * batch_size
+        return generator.submit(source.generate, n, n_jobs=n_jobs, start=step * batch_size)
+
+    # The next block is generated while the current one trains, so the model
+    # (on a GPU especially) does not wait for data.
+    generator = ThreadPoolExecutor(max_workers=1)
+    upcoming = block_at(state["step"]) if state["step"] < total else None
     try:
         while state["step"] < total:
             n_steps = min(plan["checkpoint_every"], total - state["step"])
-            block = source.generate(n_steps * batch_size, n_jobs=n_jobs, start=state["step"] * batch_size)
+            block = upcoming.result()
+            following = state["step"] + n_steps
+            upcoming = block_at(following) if following < total else None
             schedule.start_step = state["step"]
             schedule.initialize()
             # The masks of a block depend on the seed and the block only.
@@ -208,6 +222,7 @@ def _train(
                 break
     finally:
         bar.close()
+        generator.shutdown(wait=False, cancel_futures=True)
 
 
 def pretrain(
@@ -227,6 +242,7 @@ def pretrain(
     n_jobs: int = 1,
     max_minutes: float | None = None,
     init: str | os.PathLike | None = None,
+    amp: bool = False,
     command: str | None = None,
     verbose: bool = True,
 ) -> PretrainResult:
@@ -262,6 +278,9 @@ def pretrain(
         equal). The card counts its samples in ``samples_seen``. This is how
         training goes on from a shipped checkpoint when no run folder is left;
         give a new ``seed`` so that the data stream differs from its own.
+    amp : bool
+        bfloat16 autocast of the forward pass and loss (for GPUs; slower on
+        most CPUs). Recorded in the plan: a run resumes with the same setting.
     command : str, optional
         The command line that reproduces the run, recorded in the card.
     verbose : bool
@@ -303,6 +322,8 @@ def pretrain(
         "checkpoint_every": checkpoint_every,
         "seed": seed,
     }
+    if amp:
+        plan["amp"] = True
     if start is not None:
         plan["init"] = {
             "checkpoint": str(init),
