@@ -7,7 +7,13 @@ from typing import Any
 
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EarlyStopping, LRScheduler, PassthroughScoring, ProgressBar
+from skorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    LRScheduler,
+    PassthroughScoring,
+    ProgressBar,
+)
 from skorch.utils import to_tensor
 
 from sslts.training.ema import EMATarget, ObjectiveProgress
