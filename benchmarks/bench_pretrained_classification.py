@@ -99,7 +99,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser = make_parser(__doc__, out="pretrained_classification", seed=True)
     parser.add_argument("--checkpoint", default="default", help="pretrained= of TSPulseEmbedder")
     parser.add_argument("--datasets", nargs="*", help="subset of data set names")
+    parser.add_argument(
+        "--baseline-checkpoint",
+        help="a second checkpoint embedded in the same run (columns baseline, "
+        "baseline_scaled), to compare two checkpoints on the same splits",
+    )
     args = parser.parse_args(argv)
+    methods = METHODS + (("baseline", "baseline_scaled") if args.baseline_checkpoint else ())
 
     todo = [(a, n) for a, n in list_classification() if not args.datasets or n in args.datasets]
     rows = []
@@ -108,6 +114,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
         start = time.perf_counter()
         pretrained = _tspulse(data, args.checkpoint, args.seed)
         random_init = _tspulse(data, None, args.seed)
+        baseline = (
+            {}
+            if args.baseline_checkpoint is None
+            else _tspulse(data, args.baseline_checkpoint, args.seed)
+        )
         rows.append(
             {
                 "dataset": name,
@@ -120,6 +131,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 "pretrained_scaled": pretrained["scaled"],
                 "random_init_scaled": random_init["scaled"],
                 "minirocket": _minirocket(data, args.seed),
+                **{
+                    f"baseline{'' if kind == 'raw' else '_scaled'}": value
+                    for kind, value in baseline.items()
+                },
                 "seconds": round(time.perf_counter() - start, 1),
             }
         )
@@ -127,16 +142,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
     write_csv(args.out.with_suffix(".csv"), rows)
     _plot(rows, args.out.with_suffix(".png"))
 
-    print(f"{'dataset':28s} " + " ".join(f"{m:>19s}" for m in METHODS))
+    print(f"{'dataset':28s} " + " ".join(f"{m:>19s}" for m in methods))
     for r in rows:
-        print(f"{r['dataset']:28s} " + " ".join(f"{r[m]:19.3f}" for m in METHODS))
-    means = {m: float(np.mean([r[m] for r in rows])) for m in METHODS}
-    print(f"{'MEAN':28s} " + " ".join(f"{means[m]:19.3f}" for m in METHODS))
+        print(f"{r['dataset']:28s} " + " ".join(f"{r[m]:19.3f}" for m in methods))
+    means = {m: float(np.mean([r[m] for r in rows])) for m in methods}
+    print(f"{'MEAN':28s} " + " ".join(f"{means[m]:19.3f}" for m in methods))
     def gap(a: str, b: str) -> str:
         return f"{a} - {b} = {100 * (means[a] - means[b]):+.1f} points"
 
     print(gap("pretrained", "random_init"), "|", gap("pretrained_scaled", "random_init_scaled"))
     print(gap("pretrained", "minirocket"), "|", gap("pretrained_scaled", "minirocket"))
+    if args.baseline_checkpoint:
+        print(gap("pretrained", "baseline"), "|", gap("pretrained_scaled", "baseline_scaled"))
     return rows
 
 
