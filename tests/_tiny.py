@@ -33,3 +33,8 @@ TINY_JEPA = dict(
     max_epochs=1,
     batch_size=16,
 )
+
+# A tiny PatchEncoder (JEPAConfig) for the latent-objective tests: 4 patches of 8.
+TINY_PATCH_ENCODER = dict(
+    context_length=32, patch_length=8, d_model=16, n_layers=1, n_heads=2, dropout=0.0
+)

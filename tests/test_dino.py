@@ -5,13 +5,20 @@ import math
 import numpy as np
 import pytest
 import torch
+from _tiny import TINY_PATCH_ENCODER
 
 from sslts._torch import seeded
 from sslts.models import DINOHead, JEPAConfig, PatchEncoder
-from sslts.objectives import DINO, DINOLosses, DINOObjective, DINOOutput, teacher_targets
+from sslts.objectives import (
+    DINO,
+    DINOLosses,
+    DINOObjective,
+    DINOOutput,
+    teacher_targets,
+)
 from sslts.training import CollapseMonitor, EMATarget, PretrainNet, pretrain_callbacks
 
-CONFIG = JEPAConfig(context_length=32, patch_length=8, d_model=16, n_layers=1, n_heads=2, dropout=0.0)
+CONFIG = JEPAConfig(**TINY_PATCH_ENCODER)
 K = 32
 
 

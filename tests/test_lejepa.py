@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from _tiny import TINY_PATCH_ENCODER
 
 from sslts._torch import seeded
 from sslts.models import JEPAConfig, PatchEncoder
@@ -16,7 +17,7 @@ from sslts.objectives import (
 )
 from sslts.training import PretrainNet, pretrain_callbacks
 
-CONFIG = JEPAConfig(context_length=32, patch_length=8, d_model=16, n_layers=1, n_heads=2, dropout=0.0)
+CONFIG = JEPAConfig(**TINY_PATCH_ENCODER)
 
 
 def toy_panel(n=64, channels=1, length=32, seed=0):
