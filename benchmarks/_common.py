@@ -31,6 +31,7 @@ __all__ = [
     "RESULTS",
     "limit_threads",
     "make_parser",
+    "minirocket_accuracy",
     "read_csv",
     "results_path",
     "write_csv",
@@ -166,6 +167,29 @@ def limit_threads(threads: int = 1) -> None:
 
     torch.set_num_threads(threads)
     threadpool_limits(threads)
+
+
+def minirocket_accuracy(data: Any, seed: int) -> float:
+    """Test accuracy of MiniRocket -> ``StandardScaler(with_mean=False)`` -> ``RidgeClassifierCV``.
+
+    sktime's classical reference for a :class:`sslts.data.datasets.ClassificationData`
+    (``MiniRocketMultivariate`` for several channels). The ridge penalty is chosen
+    by cross-validation on the training split.
+    """
+    import numpy as np
+    from sklearn.linear_model import RidgeClassifierCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sktime.transformations.panel.rocket import MiniRocket, MiniRocketMultivariate
+
+    rocket = (MiniRocketMultivariate if data.X_train.shape[1] > 1 else MiniRocket)(random_state=seed)
+    # Not inside a sklearn Pipeline: sklearn 1.9's Pipeline sets a callback
+    # attribute on each step, and sktime's fit() resets (deletes) it, which makes
+    # the Pipeline fail on exit.
+    features_train = rocket.fit_transform(data.X_train)
+    features_test = rocket.transform(data.X_test)
+    clf = make_pipeline(StandardScaler(with_mean=False), RidgeClassifierCV(alphas=np.logspace(-3, 3, 10)))
+    return float(clf.fit(features_train, data.y_train).score(features_test, data.y_test))
 
 
 def write_csv(

@@ -72,9 +72,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from _common import limit_threads, make_parser, read_csv, write_csv

@@ -34,8 +34,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import limit_threads, make_parser, write_csv
-from bench_pretrained_classification import _minirocket, _tspulse
+from _common import limit_threads, make_parser, minirocket_accuracy, write_csv
+from bench_pretrained_classification import _tspulse
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
@@ -64,7 +64,7 @@ def _run(archive: str, name: str, max_epochs: int, seed: int) -> dict:
         "finetuned": finetuned,
         "frozen": frozen["raw"],
         "frozen_scaled": frozen["scaled"],
-        "minirocket": _minirocket(data, seed),
+        "minirocket": minirocket_accuracy(data, seed),
         "epochs": len(clf.history_),
         "best_epoch": clf.best_epoch_,
         "finetune_seconds": round(finetune_s, 1),

@@ -31,8 +31,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import make_parser, write_csv
-from sklearn.linear_model import LogisticRegression, RidgeClassifierCV
+from _common import make_parser, minirocket_accuracy, write_csv
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
@@ -54,21 +54,6 @@ def _tspulse(data, pretrained, seed) -> dict[str, float]:
         "raw": float(raw.fit(Z_train, data.y_train).score(Z_test, data.y_test)),
         "scaled": float(scaled.fit(Z_train, data.y_train).score(Z_test, data.y_test)),
     }
-
-
-def _minirocket(data, seed) -> float:
-    from sktime.transformations.panel.rocket import MiniRocket, MiniRocketMultivariate
-
-    rocket = (MiniRocketMultivariate if data.X_train.shape[1] > 1 else MiniRocket)(
-        random_state=seed
-    )
-    # Not inside a sklearn Pipeline: sklearn 1.9's Pipeline sets a callback
-    # attribute on each step, and sktime's fit() resets (deletes) it, which makes
-    # the Pipeline fail on exit.
-    F_train = rocket.fit_transform(data.X_train)
-    F_test = rocket.transform(data.X_test)
-    clf = make_pipeline(StandardScaler(with_mean=False), RidgeClassifierCV(alphas=np.logspace(-3, 3, 10)))
-    return float(clf.fit(F_train, data.y_train).score(F_test, data.y_test))
 
 
 def _plot(rows: list[dict], path: Path) -> None:
@@ -130,7 +115,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 "random_init": random_init["raw"],
                 "pretrained_scaled": pretrained["scaled"],
                 "random_init_scaled": random_init["scaled"],
-                "minirocket": _minirocket(data, args.seed),
+                "minirocket": minirocket_accuracy(data, args.seed),
                 **{
                     f"baseline{'' if kind == 'raw' else '_scaled'}": value
                     for kind, value in baseline.items()

@@ -23,6 +23,13 @@ no-NaN/inf guard on every output) and ``_finetune_tspulse`` (self-supervised
 fine-tuning of a TSPulse encoder on the user's windows). Training histories are ``history_``, a
 list of per-epoch dicts (:func:`epoch_history`).
 
+Embedders (panel in, one feature row per series out) add
+:class:`StandardizedEmbedderMixin`, which owns their ``_fit`` (the subclass's
+``_fit_encoder``, then the statistics of the training embeddings),
+``transform`` and ``fit_transform`` (built on the subclass's ``_embed``): with
+``standardize=True`` the output is standardized per feature, so that a linear
+model needs no scaler.
+
 Estimators without torch (``KMeansAnomalyDetector``) use the same template;
 the torch steps only act on the parameters an estimator has.
 """
@@ -37,8 +44,10 @@ from typing import Any, ClassVar, final
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.callback import CallbackSupportMixin, with_callbacks
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 
@@ -55,7 +64,12 @@ from sslts.data.windows import context_windows, pool_windows
 from sslts.training.callbacks import SklearnCallbackBridge
 from sslts.training.finetune import finetune_tspulse
 
-__all__ = ["BaseTorchEstimator", "epoch_history", "pool_channels"]
+__all__ = [
+    "BaseTorchEstimator",
+    "StandardizedEmbedderMixin",
+    "epoch_history",
+    "pool_channels",
+]
 
 #: Per-epoch history entries that are bookkeeping, not measurements.
 _HISTORY_SKIP = frozenset({"epoch", "dur"})
@@ -279,3 +293,135 @@ class BaseTorchEstimator(CallbackSupportMixin, BaseEstimator):
         )
         self.history_ = epoch_history(net)
         return net.module_
+
+
+class StandardizedEmbedderMixin(TransformerMixin):
+    """The transformer side of an embedder, output standardized per feature.
+
+    With ``standardize=True`` each output feature is centred and divided by
+    its standard deviation on the training embeddings, so that a linear
+    model (``LogisticRegression()`` with its defaults) gets well-scaled input
+    without a ``StandardScaler`` step. The statistics are those of
+    :class:`sklearn.preprocessing.StandardScaler` fitted on the training
+    embeddings (population standard deviation, 1 for a feature that is
+    constant in training), applied with the same float32 arithmetic, so
+    ``Pipeline([emb, clf])`` gives exactly the predictions of
+    ``Pipeline([emb(standardize=False), StandardScaler(), clf])``.
+
+    This class owns ``_fit`` (encoder first, statistics last), ``transform``
+    and ``fit_transform``. A subclass, listed with this class before
+    :class:`BaseTorchEstimator` in its bases:
+
+    * declares the ``standardize`` parameter (extending its
+      ``_parameter_constraints`` with this class's);
+    * implements ``_fit_encoder(panel)``: load and train the encoder, set
+      ``model_`` (in evaluation mode) and ``history_``;
+    * implements ``_embed(panel)``: the raw float32 ``(n_instances,
+      n_features_out)`` features of a checked panel, with the fitted encoder;
+    * passes its ``_snapshot`` attributes through
+      :meth:`_standardized_snapshot`, so that callbacks see an estimator
+      that standardizes like the final one.
+
+    ``fit_transform`` embeds the training panel once: the embeddings that
+    ``fit`` computes for the statistics are returned, standardized.
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "standardize": ["boolean"],
+    }
+
+    def _fit_encoder(self, panel: Panel) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _embed(self, panel: Panel) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _fit(self, panel: Panel, y: None) -> None:
+        """Fit the encoder on ``panel``, then the statistics of its embeddings."""
+        self._fit_panel = panel  # for _standardized_snapshot during training
+        try:
+            self._fit_encoder(panel)
+        finally:
+            del self._fit_panel
+        self.mean_, self.scale_, embeddings = self._statistics(panel)
+        if embeddings is not None and hasattr(self, "_fit_transform_output"):
+            self._fit_transform_output = self._standardized(embeddings, "fit_transform")
+
+    def _statistics(
+        self, panel: Panel
+    ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """``(mean, scale, raw embeddings)`` of ``panel``; all None without ``standardize``."""
+        if not self.standardize:
+            return None, None, None
+        embeddings = self._finite(self._embed(panel), "fit")
+        scaler = StandardScaler().fit(embeddings)
+        return scaler.mean_, scaler.scale_, embeddings
+
+    def _standardized_snapshot(self, attributes: dict[str, Any]) -> dict[str, Any]:
+        """``attributes`` of a training snapshot plus the ``mean_``/``scale_`` they imply.
+
+        The statistics are computed with the snapshot's encoder on the
+        training panel, as ``fit`` would if training stopped now (only when a
+        callback asks for the fitted estimator).
+        """
+        snapshot = copy.copy(self)
+        vars(snapshot).update(attributes)
+        mean, scale, _ = snapshot._statistics(self._fit_panel)
+        return {**attributes, "mean_": mean, "scale_": scale}
+
+    def _standardized(self, embeddings: np.ndarray, method: str) -> np.ndarray:
+        """``embeddings`` (changed in place) minus ``mean_``, over ``scale_``; checked finite."""
+        if self.mean_ is not None:
+            if embeddings.shape[1] != len(self.mean_):
+                raise ValueError(
+                    f"{type(self).__name__} produced {embeddings.shape[1]} features, but "
+                    f"was fitted with {len(self.mean_)}: parameters that change the "
+                    "output width (channel_pooling, embedding, features) were set after "
+                    "fit; fit again"
+                )
+            # StandardScaler.transform's arithmetic: statistics cast to the
+            # embeddings' dtype (float32), so both pipelines agree exactly
+            embeddings -= self.mean_.astype(embeddings.dtype)
+            embeddings /= self.scale_.astype(embeddings.dtype)
+        return self._finite(embeddings, method)
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Embed every series of ``X`` (standardized when fitted with ``standardize=True``).
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Same channel count as in ``fit``; any length.
+
+        Returns
+        -------
+        ndarray of shape (n_instances, n_features_out), float32
+        """
+        check_is_fitted(self, "model_")
+        panel = self._check_X(X, reset=False)
+        return self._standardized(self._embed(panel), "transform")
+
+    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
+        """Fit to ``X``, then embed it; the training panel is embedded only once.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            The training panel.
+        y : None
+            Ignored.
+        **fit_params : dict
+            Passed to ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_instances, n_features_out), float32
+            Equal to ``fit(X).transform(X)``.
+        """
+        self._fit_transform_output: np.ndarray | None = None
+        try:
+            self.fit(X, y, **fit_params)
+            embeddings = self._fit_transform_output
+        finally:
+            del self._fit_transform_output
+        return self.transform(X) if embeddings is None else embeddings

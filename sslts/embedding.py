@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.base import ClassNamePrefixFeaturesOutMixin
 
-from sslts._base import BaseTorchEstimator, pool_channels
+from sslts._base import BaseTorchEstimator, StandardizedEmbedderMixin, pool_channels
 from sslts._params import Options
 from sslts._validation import Panel
 from sslts.data.windows import context_windows
@@ -18,7 +17,9 @@ from sslts.pretrained import initial_model
 __all__ = ["TSPulseEmbedder"]
 
 
-class TSPulseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseTorchEstimator):
+class TSPulseEmbedder(
+    ClassNamePrefixFeaturesOutMixin, StandardizedEmbedderMixin, BaseTorchEstimator
+):
     """Embed time series with a TSPulse encoder.
 
     Each channel is encoded independently; series of any length are fitted to
@@ -26,6 +27,11 @@ class TSPulseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseTor
     series left-padded and masked, long series cut into windows whose
     embeddings are averaged). Missing values (NaN) are supported: they are
     masked, exactly like padding.
+
+    By default every output feature is standardized with the mean and
+    standard deviation of the training embeddings, so the output goes
+    straight into a linear model: ``Pipeline([("emb", TSPulseEmbedder()),
+    ("clf", LogisticRegression())])`` needs no ``StandardScaler``.
 
     Parameters
     ----------
@@ -44,6 +50,12 @@ class TSPulseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseTor
         How per-channel embeddings are combined: concatenated in channel order
         (keeps which channel said what; width grows with the channel count) or
         averaged (width independent of the channel count).
+    standardize : bool, default=True
+        Centre each output feature and scale it to unit variance with the
+        statistics of the embeddings of the training ``X`` (computed after
+        any fine-tuning; a feature constant in training is only centred), the
+        same as a ``StandardScaler`` fitted on them. False returns the
+        encoder's raw embeddings.
     max_epochs : int, default=0
         Epochs of self-supervised (masked reconstruction) training on ``X``
         during ``fit``; 0 keeps the encoder frozen and ``fit`` only records
@@ -78,6 +90,12 @@ class TSPulseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseTor
         Model card of the loaded checkpoint (empty for random initialisation).
     history_ : list of dict
         Per-epoch losses of fine-tuning (empty when frozen).
+    mean_ : ndarray of shape (n_features_out,) or None
+        Mean of each raw output feature on the training ``X`` (None when
+        ``standardize=False``).
+    scale_ : ndarray of shape (n_features_out,) or None
+        Standard deviation of each raw output feature on the training ``X``,
+        1 where it is zero (None when ``standardize=False``).
 
     Examples
     --------
@@ -86,13 +104,17 @@ class TSPulseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseTor
     >>> from sktime.datasets import load_gunpoint
     >>> X, y = load_gunpoint(split="train", return_type="numpy3D")
     >>> emb = TSPulseEmbedder(pretrained="tspulse-tiny-random")
-    >>> emb.fit_transform(X[:5]).shape
-    (5, 16)
-    >>> clf = make_pipeline(emb, LogisticRegression()).fit(X, y)
+    >>> Z = emb.fit_transform(X)
+    >>> Z.shape
+    (50, 16)
+    >>> print(Z.mean(axis=0).round(3).max(), Z.std(axis=0).round(3).max())
+    0.0 1.0
+    >>> clf = make_pipeline(TSPulseEmbedder(), LogisticRegression()).fit(X, y)
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **BaseTorchEstimator._parameter_constraints,
+        **StandardizedEmbedderMixin._parameter_constraints,
         "embedding": [Options(("semantic", "detail", "both"))],
     }
 
@@ -101,6 +123,7 @@ class TSPulseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseTor
         pretrained: Any = "default",
         embedding: str = "semantic",
         channel_pooling: str = "concat",
+        standardize: bool = True,
         max_epochs: int = 0,
         lr: float = 1e-3,
         batch_size: int = 256,
@@ -111,6 +134,7 @@ class TSPulseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseTor
         self.pretrained = pretrained
         self.embedding = embedding
         self.channel_pooling = channel_pooling
+        self.standardize = standardize
         self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
@@ -123,7 +147,7 @@ class TSPulseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseTor
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
-    def _fit(self, panel: Panel, y: None) -> None:
+    def _fit_encoder(self, panel: Panel) -> None:
         """Load the encoder and, if ``max_epochs > 0``, continue pretraining on ``panel``."""
         model, self.card_ = initial_model(self.pretrained, TSPulse)
         model = model.to(self._device())
@@ -133,28 +157,20 @@ class TSPulseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseTor
             model = self._finetune_tspulse(model, windows.values, windows.observed)
         self.model_ = model.eval()
 
-    # -------------------------------------------------------------- transform
-    def transform(self, X: Any) -> np.ndarray:
-        """Embed every series of ``X``.
+    def _snapshot(self, net: Any) -> dict[str, Any]:
+        """Fitted attributes as they would be if fine-tuning stopped now."""
+        return self._standardized_snapshot(super()._snapshot(net))
 
-        Parameters
-        ----------
-        X : array-like or list of arrays
-            Same channel count as in ``fit``; any length.
-
-        Returns
-        -------
-        ndarray of shape (n_instances, n_features_out), float32
-        """
-        check_is_fitted(self, "model_")
-        panel = self._check_X(X, reset=False)
+    # -------------------------------------------------------------- embedding
+    def _embed(self, panel: Panel) -> np.ndarray:
+        """Raw embeddings of ``panel``, float32 ``(n_instances, n_features_out)``."""
         model = self.model_.to(self._device())
         per_channel = self._infer_windows(
             lambda x, observed: model.embed(x, observed, kind=self.embedding),
             panel,
             model.config.context_length,
         )
-        return self._finite(pool_channels(per_channel, self.channel_pooling), "transform")
+        return pool_channels(per_channel, self.channel_pooling)
 
     @property
     def _n_features_out(self) -> int:

@@ -26,12 +26,16 @@ from numbers import Integral
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.base import ClassNamePrefixFeaturesOutMixin
 from skorch.callbacks import GradientNormClipping
 from torch import nn
 
-from sslts._base import BaseTorchEstimator, epoch_history, pool_channels
+from sslts._base import (
+    BaseTorchEstimator,
+    StandardizedEmbedderMixin,
+    epoch_history,
+    pool_channels,
+)
 from sslts._params import Interval, Options
 from sslts._validation import Panel
 from sslts.models import JEPAConfig
@@ -48,7 +52,9 @@ def _positive_int(minimum: int = 1) -> list[Interval]:
     return [Interval(Integral, minimum, None, closed="left")]
 
 
-class JEPAEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseTorchEstimator):
+class JEPAEmbedder(
+    ClassNamePrefixFeaturesOutMixin, StandardizedEmbedderMixin, BaseTorchEstimator
+):
     """Pretrain a patch-Transformer encoder on ``X`` with a latent (or masked) objective.
 
     ``fit`` trains the encoder self-supervised on windows of ``X`` (``y`` is
@@ -56,7 +62,9 @@ class JEPAEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseTorchE
     independently; series of any length follow the length policy of
     :mod:`sslts.data.windows` (short series left-padded and masked, long ones
     cut into windows whose features are averaged). Missing values (NaN) are
-    masked like padding.
+    masked like padding. By default the output features are standardized
+    with statistics of the training embeddings, so a linear model needs no
+    scaler (``standardize``).
 
     Parameters
     ----------
@@ -86,6 +94,13 @@ class JEPAEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseTorchE
     channel_pooling : {"concat", "mean"}, default="concat"
         How per-channel embeddings are combined: concatenated in channel
         order or averaged.
+    standardize : bool, default=True
+        Centre each output feature (embedding or code feature) and scale it
+        to unit variance with the statistics of the features of the training
+        ``X``, computed with the trained encoder (a feature constant in
+        training is only centred): the same as a ``StandardScaler`` fitted on
+        them. False returns the raw features (code probabilities stay in
+        [0, 1]).
     context_length : int, default=100
         Window length (a multiple of ``patch_length``).
     patch_length : int, default=20
@@ -132,6 +147,12 @@ class JEPAEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseTorchE
         Model card of the ``pretrained`` checkpoint (empty without one).
     n_features_in_ : int
         Number of channels seen in ``fit``.
+    mean_ : ndarray of shape (n_features_out,) or None
+        Mean of each raw output feature on the training ``X`` (None when
+        ``standardize=False``).
+    scale_ : ndarray of shape (n_features_out,) or None
+        Standard deviation of each raw output feature on the training ``X``,
+        1 where it is zero (None when ``standardize=False``).
     history_ : list of dict
         Per-epoch losses of pretraining (``train_loss`` and the objective's
         ``loss_<part>``) and the collapse monitors of
@@ -158,6 +179,7 @@ class JEPAEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseTorchE
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **BaseTorchEstimator._parameter_constraints,
+        **StandardizedEmbedderMixin._parameter_constraints,
         # Checked against the registry (which may grow) in ``_check_params``.
         "objective": [str],
         "features": [Options(("embedding", "codes"))],
@@ -177,6 +199,7 @@ class JEPAEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseTorchE
         pretrained: Any = None,
         features: str = "embedding",
         channel_pooling: str = "concat",
+        standardize: bool = True,
         context_length: int = 100,
         patch_length: int = 20,
         d_model: int = 64,
@@ -196,6 +219,7 @@ class JEPAEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseTorchE
         self.pretrained = pretrained
         self.features = features
         self.channel_pooling = channel_pooling
+        self.standardize = standardize
         self.context_length = context_length
         self.patch_length = patch_length
         self.d_model = d_model
@@ -245,7 +269,7 @@ class JEPAEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseTorchE
             use_coarse=self.use_coarse,
         )
 
-    def _fit(self, panel: Panel, y: None) -> None:
+    def _fit_encoder(self, panel: Panel) -> None:
         """Build the objective's module (new or from the checkpoint) and pretrain it on ``panel``."""
         objective = get_objective(self.objective)
         if self.pretrained is None:
@@ -300,35 +324,22 @@ class JEPAEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseTorchE
         """Fitted attributes as they would be if pretraining stopped now."""
         snapshot = super()._snapshot(net)
         snapshot["encoder_"] = get_objective(self.objective).encoder(snapshot["model_"])
-        return snapshot
+        return self._standardized_snapshot(snapshot)
 
-    # -------------------------------------------------------------- transform
-    def transform(self, X: Any) -> np.ndarray:
-        """Embed every series of ``X``.
-
-        Parameters
-        ----------
-        X : array-like or list of arrays
-            Same channel count as in ``fit``; any length.
-
-        Returns
-        -------
-        ndarray of shape (n_instances, n_features_out), float32
-        """
-        check_is_fitted(self, "model_")
-        panel = self._check_X(X, reset=False)
+    # -------------------------------------------------------------- embedding
+    def _embed(self, panel: Panel) -> np.ndarray:
+        """Raw features of ``panel``, float32 ``(n_instances, n_features_out)``."""
         model = self.model_.to(self._device())
         context_length = self.encoder_.config.context_length
         if self.features == "codes":
             code_features = get_objective(self.objective).code_features
-            codes = self._infer_windows(
+            return self._infer_windows(
                 lambda x, observed: code_features(model, x, observed).flatten(1),
                 panel,
                 context_length,
             )
-            return self._finite(codes, "transform")
         per_channel = self._infer_windows(self.encoder_.embed, panel, context_length)
-        return self._finite(pool_channels(per_channel, self.channel_pooling), "transform")
+        return pool_channels(per_channel, self.channel_pooling)
 
     @property
     def _n_features_out(self) -> int:

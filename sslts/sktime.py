@@ -101,6 +101,9 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
         Which tokens form the features.
     channel_pooling : {"concat", "mean"}, default="concat"
         How per-channel embeddings are combined.
+    standardize : bool, default=True
+        Standardise each feature with its mean and standard deviation on the
+        ``X`` of ``fit`` (see :class:`sslts.TSPulseEmbedder`).
     max_epochs : int, default=0
         Epochs of self-supervised fine-tuning on ``X`` in ``fit`` (0: frozen).
     lr : float, default=1e-3
@@ -155,6 +158,7 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
         pretrained: Any = "default",
         embedding: str = "semantic",
         channel_pooling: str = "concat",
+        standardize: bool = True,
         max_epochs: int = 0,
         lr: float = 1e-3,
         batch_size: int = 256,
@@ -165,6 +169,7 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
         self.pretrained = pretrained
         self.embedding = embedding
         self.channel_pooling = channel_pooling
+        self.standardize = standardize
         self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size

@@ -1,4 +1,5 @@
 import pickle
+import warnings
 
 import joblib
 import numpy as np
@@ -6,7 +7,10 @@ import pytest
 import torch
 from _tiny import TINY_CHECKPOINT as TINY
 from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
 from sslts import TSPulseEmbedder
 
@@ -21,19 +25,145 @@ def test_output_shapes_per_embedding_and_pooling(panel):
         assert Z.shape == (n, width)
 
 
-def test_concat_is_channel_order_of_univariate_embeddings(panel):
-    emb = TSPulseEmbedder(pretrained=TINY).fit(panel)
+@pytest.mark.parametrize("standardize", [True, False])
+def test_concat_is_channel_order_of_univariate_embeddings(panel, standardize):
+    # standardization is per feature, so concatenation commutes with it
+    emb = TSPulseEmbedder(pretrained=TINY, standardize=standardize).fit(panel)
     Z = emb.transform(panel)
-    single = TSPulseEmbedder(pretrained=TINY).fit(panel[:, 1, :])
-    np.testing.assert_allclose(Z[:, 16:], single.transform(panel[:, 1, :]), atol=1e-6)
-    mean = TSPulseEmbedder(pretrained=TINY, channel_pooling="mean").fit(panel).transform(panel)
+    single = TSPulseEmbedder(pretrained=TINY, standardize=standardize).fit(panel[:, 1, :])
+    np.testing.assert_allclose(Z[:, 16:], single.transform(panel[:, 1, :]), atol=1e-5)
+
+
+def test_mean_pooling_is_the_channel_mean_of_raw_embeddings(panel):
+    raw = {"pretrained": TINY, "standardize": False}
+    Z = TSPulseEmbedder(**raw).fit(panel).transform(panel)
+    mean = TSPulseEmbedder(**raw, channel_pooling="mean").fit(panel).transform(panel)
     np.testing.assert_allclose(mean, (Z[:, :16] + Z[:, 16:]) / 2, atol=1e-6)
 
 
-def test_fit_transform_equals_fit_then_transform(panel):
-    a = TSPulseEmbedder(pretrained=TINY).fit_transform(panel)
-    b = TSPulseEmbedder(pretrained=TINY).fit(panel).transform(panel)
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"standardize": False}, {"embedding": "both", "max_epochs": 1, "batch_size": 8}],
+    ids=["standardized", "raw", "finetuned"],
+)
+def test_fit_transform_equals_fit_then_transform(panel, params):
+    a = TSPulseEmbedder(pretrained=TINY, random_state=0, **params).fit_transform(panel)
+    b = TSPulseEmbedder(pretrained=TINY, random_state=0, **params).fit(panel).transform(panel)
     np.testing.assert_array_equal(a, b)
+
+
+# --------------------------------------------------------------- standardize
+def test_standardized_output_has_zero_mean_and_unit_std_on_training_data(panel):
+    emb = TSPulseEmbedder(pretrained=TINY, embedding="both").fit(panel)
+    Z = emb.transform(panel)
+    assert Z.dtype == np.float32 and Z.shape == (12, 2 * (16 + 128))
+    varying = emb.scale_ != 1.0
+    assert varying.mean() > 0.9  # the tiny random encoder: a few features may be constant
+    np.testing.assert_allclose(Z.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(Z.std(axis=0)[varying], 1.0, rtol=1e-4)
+    # other data goes through the same affine map, not its own statistics
+    other = TSPulseEmbedder(pretrained=TINY, embedding="both").fit(panel[:6]).transform(panel)
+    assert np.abs(other.mean(axis=0)).max() > 0.1
+
+
+def test_standardize_false_returns_the_raw_embedding_and_the_map_is_affine(panel):
+    raw_emb = TSPulseEmbedder(pretrained=TINY, standardize=False).fit(panel)
+    assert raw_emb.mean_ is None and raw_emb.scale_ is None
+    raw = raw_emb.transform(panel)
+    # raw embeddings of the tiny random encoder are tiny: the reason for the default
+    assert raw.std(axis=0).max() < 0.1
+    emb = TSPulseEmbedder(pretrained=TINY).fit(panel)
+    np.testing.assert_allclose(emb.mean_, raw.astype(np.float64).mean(axis=0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(emb.scale_, raw.astype(np.float64).std(axis=0), rtol=1e-4)
+    assert emb.mean_.shape == emb.scale_.shape == (32,)
+    query = panel[:5, :, :60]  # other series, other length: the same map
+    np.testing.assert_allclose(
+        emb.transform(query),
+        (raw_emb.transform(query) - emb.mean_) / emb.scale_,
+        rtol=1e-5,
+        atol=1e-5,
+    )
+
+
+def test_statistics_come_from_the_finetuned_encoder(panel):
+    params = {
+        "pretrained": TINY, "max_epochs": 2, "batch_size": 8, "lr": 1e-2, "random_state": 0
+    }
+    emb = TSPulseEmbedder(**params).fit(panel)
+    raw = TSPulseEmbedder(**params, standardize=False).fit(panel).transform(panel)
+    np.testing.assert_allclose(emb.mean_, raw.mean(axis=0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(emb.transform(panel).mean(axis=0), 0.0, atol=1e-5)
+
+
+def test_fit_transform_embeds_the_training_panel_once(panel, monkeypatch):
+    calls = []
+    embed = TSPulseEmbedder._embed
+    monkeypatch.setattr(
+        TSPulseEmbedder, "_embed", lambda self, p: calls.append(p.n_instances) or embed(self, p)
+    )
+    emb = TSPulseEmbedder(pretrained=TINY)
+    emb.fit_transform(panel)
+    assert calls == [12]
+    assert not hasattr(emb, "_fit_transform_output")  # nothing left behind to pickle
+    emb.fit(panel).transform(panel)
+    assert calls == [12, 12, 12]
+    calls.clear()
+    TSPulseEmbedder(pretrained=TINY, standardize=False).fit_transform(panel)
+    assert calls == [12]  # no statistics: fit does not embed, transform does
+
+
+def test_constant_features_are_centred_not_divided_by_zero(panel):
+    # identical training series: every feature is constant in training
+    X = np.repeat(panel[:1, 0, :], 6, axis=0)
+    emb = TSPulseEmbedder(pretrained=TINY).fit(X)
+    np.testing.assert_array_equal(emb.scale_, 1.0)
+    Z = emb.fit_transform(X)
+    assert np.isfinite(Z).all() and np.abs(Z).max() < 1e-6
+    Z_other = emb.transform(panel[:, 0, :])
+    assert np.isfinite(Z_other).all() and np.abs(Z_other).max() > 0
+    # one training series: the same rule
+    assert np.isfinite(TSPulseEmbedder(pretrained=TINY).fit_transform(panel[:1])).all()
+
+
+def test_parameters_changing_the_width_after_fit_raise_a_clear_error(panel):
+    emb = TSPulseEmbedder(pretrained=TINY).fit(panel)
+    with pytest.raises(ValueError, match="produced 16 features, but was fitted with 32.*fit again"):
+        emb.set_params(channel_pooling="mean").transform(panel)
+
+
+def _two_class_problem(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy sinusoids, slow (class 0) or fast (class 1), random phase and amplitude."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    t = np.arange(64)
+    freq = np.where(y == 1, 0.35, 0.15)[:, None] + rng.normal(0, 0.03, size=(n, 1))
+    amplitude = rng.uniform(0.5, 2.0, size=(n, 1))
+    X = amplitude * np.sin(freq * t + rng.uniform(0, 2 * np.pi, size=(n, 1)))
+    return (X + 0.3 * rng.normal(size=X.shape)).astype(np.float32), y
+
+
+def test_canonical_pipeline_equals_the_scaler_pipeline_and_converges():
+    X_train, y_train = _two_class_problem(60, seed=0)
+    X_test, y_test = _two_class_problem(40, seed=1)
+    canonical = Pipeline(
+        [("emb", TSPulseEmbedder(pretrained=TINY, embedding="both")), ("clf", LogisticRegression())]
+    )
+    scaled = Pipeline(
+        [
+            ("emb", TSPulseEmbedder(pretrained=TINY, embedding="both", standardize=False)),
+            ("scale", StandardScaler()),
+            ("clf", LogisticRegression()),
+        ]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        canonical.fit(X_train, y_train)
+    scaled.fit(X_train, y_train)
+    np.testing.assert_allclose(
+        canonical.predict_proba(X_test), scaled.predict_proba(X_test), rtol=0, atol=1e-9
+    )
+    np.testing.assert_array_equal(canonical.predict(X_test), scaled.predict(X_test))
+    assert canonical.score(X_test, y_test) == scaled.score(X_test, y_test) > 0.6
 
 
 def test_long_series_are_windowed_and_averaged():
@@ -49,8 +179,9 @@ def test_short_and_ragged_series(panel):
     ragged = [panel[0, 0, :30], panel[1, 0, :], panel[2, 0, :50]]
     Z = emb.transform(ragged)
     assert Z.shape == (3, 16) and np.isfinite(Z).all()
-    # a ragged member embeds exactly as when given alone
-    np.testing.assert_allclose(Z[0], emb.transform(panel[:1, 0, :30])[0], atol=1e-6)
+    # a ragged member embeds exactly as when given alone (up to float32 rounding of
+    # the batch, which standardization scales up with the tiny encoder's 1/std)
+    np.testing.assert_allclose(Z[0], emb.transform(panel[:1, 0, :30])[0], rtol=1e-5, atol=1e-5)
 
 
 def test_missing_values_are_masked_not_rejected(panel):
@@ -84,6 +215,7 @@ def test_unfitted_and_channel_mismatch(panel):
         ({"max_epochs": -1}, r"'max_epochs' parameter .* must be an int in the range \[0, inf\)"),
         ({"batch_size": 0}, r"'batch_size' parameter .* must be an int in the range \[1, inf\)"),
         ({"lr": 0.0}, r"'lr' parameter .* must be a float in the range \(0, inf\)"),
+        ({"standardize": "yes"}, "'standardize' parameter of TSPulseEmbedder must be a bool"),
         ({"device": "tpu"}, "'device' parameter .* must be 'auto' or a torch device"),
         ({"pretrained": "no-such-checkpoint"}, "unknown checkpoint"),
     ],
@@ -105,7 +237,7 @@ def test_random_init_is_seeded_and_leaves_global_rng_alone(panel):
 
 
 def test_finetuning_is_seeded_and_changes_the_encoder(panel):
-    params = dict(pretrained=TINY, max_epochs=2, batch_size=8, lr=1e-2)
+    params = {"pretrained": TINY, "max_epochs": 2, "batch_size": 8, "lr": 1e-2}
     frozen = TSPulseEmbedder(pretrained=TINY).fit(panel).transform(panel)
     a = TSPulseEmbedder(random_state=0, **params).fit(panel)
     b = TSPulseEmbedder(random_state=0, **params).fit(panel)
@@ -138,6 +270,9 @@ def test_set_output_pandas(panel):
     assert df.shape == (len(panel), 32)
     assert list(df.columns[:2]) == ["tspulseembedder0", "tspulseembedder1"]
     assert list(emb.get_feature_names_out()) == list(df.columns)
+    # fit_transform (the embedder's own, which embeds once) is wrapped too
+    fitted = TSPulseEmbedder(pretrained=TINY).set_output(transform="pandas").fit_transform(panel)
+    pd.testing.assert_frame_equal(fitted, df)
 
 
 def test_checkpoint_path_is_accepted(tmp_path, panel, tiny_model):
@@ -161,14 +296,30 @@ def test_default_loads_the_shipped_synthetic_checkpoint_offline(panel):
 
 @pytest.mark.slow
 def test_canonical_pipeline_with_shipped_weights_on_gunpoint(gunpoint):
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-
     X_train, y_train, X_test, y_test = gunpoint
-    pipe = Pipeline([("emb", TSPulseEmbedder()), ("clf", LogisticRegression(max_iter=2000))])
-    accuracy = pipe.fit(X_train, y_train).score(X_test, y_test)
-    random = Pipeline(
-        [("emb", TSPulseEmbedder(pretrained=None, random_state=0)), ("clf", LogisticRegression(max_iter=2000))]
+
+    def accuracy(**params):
+        pipe = Pipeline([("emb", TSPulseEmbedder(**params)), ("clf", LogisticRegression())])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            pipe.fit(X_train, y_train)
+        return pipe.score(X_test, y_test)
+
+    canonical = accuracy()  # 0.980 with tspulse-synth
+    assert canonical >= 0.95
+    assert canonical > accuracy(pretrained=None, random_state=0) + 0.03  # 0.927
+    assert canonical > accuracy(standardize=False) + 0.1  # 0.807: raw embeddings, unscaled
+
+
+def test_finetuning_snapshots_standardize_like_the_fitted_estimator(panel):
+    from _callbacks import EpochRecorder
+
+    recorder = EpochRecorder(stop_after=1)
+    emb = TSPulseEmbedder(pretrained=TINY, max_epochs=3, batch_size=8, random_state=0)
+    emb.set_callbacks(recorder).fit(panel)
+    assert len(emb.history_) == 1
+    snapshot = recorder.snapshots[-1]
+    np.testing.assert_allclose(snapshot.mean_, emb.mean_, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        snapshot.transform(panel), emb.transform(panel), rtol=1e-5, atol=1e-5
     )
-    assert accuracy >= 0.8
-    assert accuracy > random.fit(X_train, y_train).score(X_test, y_test) + 0.1

@@ -1,6 +1,7 @@
 """JEPAEmbedder: the latent-SSL family behind the scikit-learn transformer contract."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -8,7 +9,10 @@ import torch
 from _callbacks import EpochRecorder
 from _tiny import TINY_JEPA
 from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
 from sslts._validation import check_panel
 from sslts.latent import JEPAEmbedder
@@ -31,7 +35,7 @@ def long_panel():
 
 @pytest.mark.parametrize("objective", ["lejepa", "dino", "masked", "mts-jepa"])
 def test_every_objective_trains_and_embeds(objective, long_panel):
-    emb = tiny(objective=objective).fit(long_panel)
+    emb = tiny(objective=objective, standardize=False).fit(long_panel)
     Z = emb.transform(long_panel)
     assert Z.shape == (6, 2 * 8) and Z.dtype == np.float32 and np.isfinite(Z).all()
     assert len(emb.history_) == 1 and np.isfinite(emb.history_[0]["train_loss"])
@@ -44,7 +48,7 @@ def test_every_objective_trains_and_embeds(objective, long_panel):
 
 
 def test_mts_jepa_code_features(long_panel):
-    emb = tiny(objective="mts-jepa", features="codes").fit(long_panel)
+    emb = tiny(objective="mts-jepa", features="codes", standardize=False).fit(long_panel)
     Z = emb.transform(long_panel)
     # n_patches (4) x codebook_size (4), max-pooled over channels: width independent of C
     assert Z.shape == (6, 16) and (Z >= 0).all() and (Z <= 1).all()
@@ -156,6 +160,7 @@ def test_unfitted_and_channel_mismatch(long_panel):
         ({"max_epochs": -1}, "'max_epochs' parameter"),
         ({"batch_size": 0}, "'batch_size' parameter"),
         ({"lr": 0.0}, "'lr' parameter"),
+        ({"standardize": 1}, "'standardize' parameter of JEPAEmbedder must be a bool"),
         ({"context_length": 18}, "multiple of patch_length"),
         ({"objective": "masked", "context_length": 4}, "at least 2 patches"),
         ({"device": "tpu"}, "'device' parameter"),
@@ -180,4 +185,80 @@ def test_sklearn_callbacks_see_epochs_and_can_stop(long_panel):
     emb = tiny(objective="masked", max_epochs=5).set_callbacks(recorder).fit(long_panel)
     assert len(recorder.epochs) == 2 and len(emb.history_) == 2
     assert recorder.epochs[-1]["train_loss"] == pytest.approx(emb.history_[-1]["train_loss"])
-    assert recorder.snapshots[-1].transform(long_panel).shape == (6, 16)
+    # the snapshot standardizes with its own encoder's statistics, like the final fit
+    snapshot = recorder.snapshots[-1].transform(long_panel)
+    assert snapshot.shape == (6, 16)
+    np.testing.assert_allclose(snapshot.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(snapshot, emb.transform(long_panel), rtol=1e-5, atol=1e-5)
+
+
+# --------------------------------------------------------------- standardize
+@pytest.mark.parametrize("features", ["embedding", "codes"])
+def test_standardized_features_are_the_raw_ones_mapped_by_training_statistics(
+    features, long_panel
+):
+    params = {"objective": "mts-jepa", "features": features}
+    emb = tiny(**params).fit(long_panel)
+    raw_emb = tiny(**params, standardize=False).fit(long_panel)
+    assert raw_emb.mean_ is None and raw_emb.scale_ is None
+    raw = raw_emb.transform(long_panel).astype(np.float64)
+    Z = emb.transform(long_panel)
+    assert Z.dtype == np.float32 and np.isfinite(Z).all()
+    # statistics of the trained encoder's features on the training panel
+    np.testing.assert_allclose(emb.mean_, raw.mean(axis=0), rtol=1e-4, atol=1e-6)
+    std = raw.std(axis=0)
+    varying = std > 1e-4
+    np.testing.assert_allclose(emb.scale_[varying], std[varying], rtol=1e-4)
+    np.testing.assert_allclose(Z.mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(Z.std(axis=0)[varying], 1.0, rtol=1e-3)
+    # the affine map, on other (shorter) series too
+    query = long_panel[:3, :, :20]
+    np.testing.assert_allclose(
+        emb.transform(query),
+        (raw_emb.transform(query) - emb.mean_) / emb.scale_,
+        rtol=1e-4,
+        atol=1e-4,
+    )
+
+
+def test_constant_code_features_stay_finite(long_panel):
+    # a 4-code codebook over 4 patches: codes never chosen are constant (0) in training
+    emb = tiny(objective="mts-jepa", features="codes").fit(long_panel)
+    raw = tiny(objective="mts-jepa", features="codes", standardize=False).fit(long_panel)
+    constant = raw.transform(long_panel).std(axis=0) == 0
+    np.testing.assert_array_equal(emb.scale_[constant], 1.0)
+    assert np.isfinite(emb.transform(long_panel)).all()
+    # identical training series: every feature is constant
+    X = np.repeat(long_panel[:1], 4, axis=0)
+    Z = tiny(objective="lejepa").fit_transform(X)
+    assert np.isfinite(Z).all() and np.abs(Z).max() < 1e-6
+
+
+@pytest.mark.parametrize("standardize", [True, False])
+def test_fit_transform_equals_fit_then_transform(standardize, long_panel):
+    a = tiny(standardize=standardize).fit_transform(long_panel)
+    b = tiny(standardize=standardize).fit(long_panel).transform(long_panel)
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_canonical_pipeline_equals_the_scaler_pipeline(long_panel):
+    rng = np.random.default_rng(0)
+    y = np.arange(12) % 2
+    t = np.arange(48)
+    X = np.sin(np.where(y == 1, 0.6, 0.2)[:, None] * t + rng.uniform(0, 6, size=(12, 1)))
+    X = (X + 0.2 * rng.normal(size=X.shape)).astype(np.float32)
+    canonical = Pipeline([("emb", tiny()), ("clf", LogisticRegression())])
+    scaled = Pipeline(
+        [
+            ("emb", tiny(standardize=False)),
+            ("scale", StandardScaler()),
+            ("clf", LogisticRegression()),
+        ]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        canonical.fit(X, y)
+    scaled.fit(X, y)
+    np.testing.assert_allclose(
+        canonical.predict_proba(X), scaled.predict_proba(X), rtol=0, atol=1e-9
+    )
