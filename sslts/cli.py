@@ -20,6 +20,9 @@ def _format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> st
 
 
 def _demo(args: argparse.Namespace) -> int:
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -33,32 +36,44 @@ def _demo(args: argparse.Namespace) -> int:
         f"GunPoint (shipped with sktime): {len(X_train)} train / {len(X_test)} test "
         f"series of length {X_train.shape[-1]}, {len(set(y_train))} classes"
     )
-    def embedder_pipeline(pretrained, scale=False):
-        steps = [TSPulseEmbedder(pretrained=pretrained, random_state=args.seed)]
-        steps += [StandardScaler()] if scale else []
-        return make_pipeline(*steps, LogisticRegression(max_iter=2000))
 
+    def embedder_pipeline(pretrained, **params):
+        embedder = TSPulseEmbedder(pretrained=pretrained, random_state=args.seed, **params)
+        return make_pipeline(embedder, LogisticRegression())
+
+    # Every classifier is LogisticRegression() with its defaults, as users type it.
     candidates = {
-        f"TSPulseEmbedder({args.pretrained!r}) + LogisticRegression": embedder_pipeline(
-            args.pretrained
+        f"TSPulseEmbedder(pretrained={args.pretrained!r}) + LogisticRegression()": (
+            embedder_pipeline(args.pretrained)
         ),
-        "TSPulseEmbedder(None: random init) + LogisticRegression": embedder_pipeline(None),
-        "TSPulseEmbedder(None) + StandardScaler + LogisticRegression": embedder_pipeline(
-            None, scale=True
+        f"TSPulseEmbedder(pretrained={args.pretrained!r}, standardize=False) + "
+        "LogisticRegression()": embedder_pipeline(args.pretrained, standardize=False),
+        "TSPulseEmbedder(pretrained=None: random init) + LogisticRegression()": (
+            embedder_pipeline(None)
         ),
-        "raw values + StandardScaler + LogisticRegression (no encoder)": make_pipeline(
-            StandardScaler(), LogisticRegression(max_iter=2000)
+        "raw values + StandardScaler() + LogisticRegression() (no encoder)": make_pipeline(
+            StandardScaler(), LogisticRegression()
         ),
     }
     rows = []
     for name, pipeline in candidates.items():
         start = time.perf_counter()
-        X_fit = X_train if "raw" not in name else X_train[:, 0, :]
-        X_eval = X_test if "raw" not in name else X_test[:, 0, :]
-        pipeline.fit(X_fit, y_train)
+        X_fit = X_train if "raw values" not in name else X_train[:, 0, :]
+        X_eval = X_test if "raw values" not in name else X_test[:, 0, :]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            pipeline.fit(X_fit, y_train)
+        converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
         accuracy = pipeline.score(X_eval, y_test)
-        rows.append([name, f"{accuracy:.3f}", f"{time.perf_counter() - start:.1f}"])
-    print(_format_table(["pipeline", "test accuracy", "seconds"], rows))
+        rows.append(
+            [
+                name,
+                "yes" if converged else "no",
+                f"{accuracy:.3f}",
+                f"{time.perf_counter() - start:.1f}",
+            ]
+        )
+    print(_format_table(["pipeline", "converged", "test accuracy", "seconds"], rows))
     return 0
 
 
@@ -85,12 +100,10 @@ def _pretrain(args: argparse.Namespace) -> int:
         if getattr(args, f.name, None) is not None
     }
     if args.init is not None and overrides:
-        print(
-            "sslts pretrain: architecture options cannot be combined with --init "
-            f"(the run continues with the checkpoint's architecture); got {sorted(overrides)}",
-            file=sys.stderr,
+        raise ValueError(
+            "architecture options cannot be combined with --init (the run continues "
+            f"with the checkpoint's architecture); got {sorted(overrides)}"
         )
-        return 2
     result = pretrain(
         args.output,
         data=args.data,
@@ -106,6 +119,7 @@ def _pretrain(args: argparse.Namespace) -> int:
         device=args.device,
         n_jobs=args.n_jobs,
         max_minutes=args.max_minutes,
+        overwrite=args.overwrite,
         command=args.command_line,
         verbose=not args.quiet,
     )
@@ -142,6 +156,11 @@ def _add_pretrain_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-minutes", type=float, help="stop resumably after this wall time")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace OUTPUT.safetensors/.json left by another run (no run folder)",
+    )
+    parser.add_argument(
         "--amp", action="store_true", help="bfloat16 autocast (for GPUs; slower on most CPUs)"
     )
     parser.add_argument(
@@ -174,11 +193,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``sslts`` console script."""
+    """Entry point of the ``sslts`` console script.
+
+    A user error (a bad argument value, an invalid checkpoint, a pretraining
+    fault such as a full disk or a locked output) prints ``error: <message>``
+    and returns 2, without a traceback; anything else propagates.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.command_line = shlex.join(["sslts", *argv])
-    return args.func(args)
+    try:
+        return args.func(args)
+    except Exception as exc:
+        from sslts.training import PretrainError
+
+        if not isinstance(exc, (ValueError, PretrainError)):  # CheckpointError included
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

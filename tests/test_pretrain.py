@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from sslts.cli import main
 from sslts.models import TSPulseConfig
 from sslts.pretrained import load_checkpoint
-from sslts.training import pretrain
+from sslts.training import PretrainError, pretrain
 
 # conftest's tiny_config as `sslts pretrain` architecture options
 TINY_ARGS = [
@@ -21,6 +21,12 @@ TINY_ARGS = [
     for name, value in TINY_TSPULSE.items()
     for arg in (f"--{name.replace('_', '-')}", str(value))
 ]
+
+
+def _state(run_folder):
+    """The progress recorded in the checkpoint ``CURRENT`` names."""
+    current = (run_folder / "CURRENT").read_text().strip()
+    return json.loads((run_folder / current / "state.json").read_text())
 
 
 def _run(tmp_path, name, config, **kwargs):
@@ -54,8 +60,7 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, tiny_config):
     a, b = load_file(straight.checkpoint), load_file(second.checkpoint)
     for key in a:
         np.testing.assert_allclose(a[key].numpy(), b[key].numpy(), rtol=1e-5, atol=1e-6)
-    state = json.loads((tmp_path / "resumed.run" / "state.json").read_text())
-    assert [h["step"] for h in state["history"]] == [2, 4]
+    assert [h["step"] for h in _state(tmp_path / "resumed.run")["history"]] == [2, 4]
 
 
 def test_continuing_from_a_checkpoint_starts_at_its_weights_and_counts_its_samples(
@@ -81,7 +86,7 @@ def test_amp_run_trains_finite_and_is_recorded(tmp_path, tiny_config):
     training = load_checkpoint(result.checkpoint.with_suffix("")).card["training"]
     assert training["amp"] is True
     assert np.isfinite(training["final_losses"]["train_loss"])
-    with pytest.raises(ValueError, match="other settings"):  # resumes only with amp
+    with pytest.raises(PretrainError, match="other settings"):  # resumes only with amp
         _run(tmp_path, "amp", tiny_config, steps=2)
 
 
@@ -94,7 +99,7 @@ def test_cli_refuses_architecture_options_with_init(tmp_path, capsys):
 
 def test_resume_refuses_other_settings(tmp_path, tiny_config):
     _run(tmp_path, "m", tiny_config, max_minutes=0.0)
-    with pytest.raises(ValueError, match="other settings"):
+    with pytest.raises(PretrainError, match="other settings"):
         _run(tmp_path, "m", tiny_config, lr=0.5)
 
 
@@ -135,19 +140,21 @@ def test_killed_cli_run_resumes(tmp_path):
            "--batch-size", "8", "--checkpoint-every", "10", "--data", "kernelsynth", "--quiet",
            *TINY_ARGS]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    state_file = tmp_path / "killed.run" / "state.json"
+    run_folder = tmp_path / "killed.run"
     deadline = time.time() + 120
     while time.time() < deadline:
-        if state_file.exists() and json.loads(state_file.read_text())["step"] >= 20:
-            break
+        try:
+            if _state(run_folder)["step"] >= 20:
+                break
+        except FileNotFoundError:  # not started, or the checkpoint was just replaced
+            pass
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    reached = json.loads(state_file.read_text())["step"]
+    reached = _state(run_folder)["step"]
     assert 20 <= reached < 200, "the run should have been killed mid-way"
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     card = load_checkpoint(out).card
     assert card["training"]["steps"] == 200 and card["training"]["finished"]
-    state = json.loads(state_file.read_text())
-    steps = [h["step"] for h in state["history"]]
+    steps = [h["step"] for h in _state(run_folder)["history"]]
     assert steps == list(range(10, 201, 10))  # no block lost or repeated

@@ -10,7 +10,7 @@ from sslts.training.monitoring import (
     top_code_probability,
 )
 from sslts.training.net import mtsjepa_callbacks, pretrain_callbacks, PretrainNet
-from sslts.training.pretrain import pretrain, PretrainResult
+from sslts.training.pretrain import pretrain, PretrainError, PretrainResult
 
 __all__ = [
     "code_usage_entropy",
@@ -23,6 +23,7 @@ __all__ = [
     "ObjectiveProgress",
     "pretrain",
     "pretrain_callbacks",
+    "PretrainError",
     "PretrainNet",
     "PretrainResult",
     "SklearnCallbackBridge",

@@ -1,42 +1,97 @@
-"""Resumable pretraining of a TSPulse encoder on a series source.
+"""Resumable, crash-consistent, locked pretraining of a TSPulse encoder.
 
 Training runs in blocks of ``checkpoint_every`` steps. After each block the
-run folder (``<output>.run/``) receives the model, the optimiser state and a
-JSON state file, written atomically; a run that is killed and started again
-with the same arguments continues from the last block, on the same data
-stream (sample ``i`` is fixed by the seed and ``i``) and with the same masks
-(torch is reseeded per block), so it ends where an uninterrupted run would.
-The final checkpoint is ``<output>.safetensors`` + ``<output>.json`` with a
-model card; ``<output>.png`` shows the loss curves.
+run folder ``<output>.run/`` receives a checkpoint of the model, the
+optimiser and the progress; a run that is killed (or fails: full disk, power
+cut) and is started again with the same arguments continues from the last
+complete checkpoint, on the same data stream (sample ``i`` is fixed by the
+seed and ``i``) and with the same masks (torch is reseeded per block), so it
+ends with the weights of an uninterrupted run, bit for bit. The final
+checkpoint is ``<output>.safetensors`` + ``<output>.json`` with a model card;
+``<output>.png`` shows the loss curves.
+
+The run folder::
+
+    CURRENT                      names the checkpoint to resume from
+    step-000000200-<random>/     one checkpoint: model.safetensors,
+                                 optimizer.pt, state.json (with their digests)
+    lock, lock.json              the output's lock and who holds it
+
+A checkpoint goes to a new folder; each file is written to a temporary name,
+flushed to disk and renamed, the folders are synced, and only then is
+``CURRENT`` replaced (atomically) by the new folder's name; older checkpoint
+folders are removed after that. Whenever the process stops, ``CURRENT``
+names a complete checkpoint (or there is none yet). The published checkpoint
+and the plot are written file by file with the same temporary-and-rename
+step, and rewritten from the run folder when the run is started again.
+
+One process at a time trains into an output: it holds an operating-system
+lock on ``lock`` (released by the OS if the process dies) and records its
+pid, host and command in ``lock.json`` for the message another one gets.
+
+Every failure a user can act on raises :class:`PretrainError`, whose message
+says what happened, which file, and what to do.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import io
 import json
 import os
+import pickle
 import platform
+import re
+import shlex
+import shutil
+import socket
+import sys
 import time
+import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from filelock import FileLock, Timeout
+from safetensors import SafetensorError
+from safetensors.torch import load as deserialize_tensors
+from safetensors.torch import save as serialize_tensors
 from tqdm.auto import tqdm
 
 from sslts._torch import resolve_device, seeded
 from sslts.data.sources import make_source
 from sslts.models import TSPulse, TSPulseConfig
 from sslts.objectives.tspulse import TSPulseLosses, TSPulseObjective
-from sslts.pretrained import load_checkpoint, save_checkpoint
+from sslts.pretrained import (
+    _fsync_folder,
+    _json_bytes,
+    _write_atomic,
+    load_checkpoint,
+    save_checkpoint,
+)
 from sslts.training.callbacks import StepProgress, WarmupCosineLR
 from sslts.training.net import PretrainNet, pretrain_callbacks
 
-__all__ = ["PretrainResult", "pretrain"]
+__all__ = ["PretrainError", "PretrainResult", "pretrain"]
 
 PARTS = TSPulseLosses._fields[1:]
+
+
+class PretrainError(RuntimeError):
+    """Pretraining cannot start or go on; the message says what, where and what to do.
+
+    Raised for a full disk, an output that cannot be written, an output another
+    process is training into, a damaged or foreign run folder, settings that
+    differ from the run being resumed, and checkpoint files of another run in
+    the way. It is not a :class:`ValueError`: the arguments may be fine, it
+    is the state of the output that stops the run.
+    """
 
 
 @dataclass
@@ -49,44 +104,368 @@ class PretrainResult:
     card: dict[str, Any]
 
 
-def _write_json(path: Path, content: dict[str, Any]) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+# ---------------------------------------------------------------- write errors
+_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_DENIED = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _write_failure(exc: OSError, where: Path) -> PretrainError:
+    """The error a user can act on for a failed write."""
+    path = exc.filename or where
+    if exc.errno in _FULL:
+        return PretrainError(
+            f"disk full while writing {path}: free space on that disk (or choose an "
+            "output on another one), then run the same command again; it resumes "
+            "from the last complete checkpoint"
+        )
+    if exc.errno in _DENIED:
+        return PretrainError(
+            f"cannot write {path} ({exc.strerror}): make its folder writable or choose "
+            "another output, then run the command again"
+        )
+    return PretrainError(
+        f"cannot write {path} ({exc.strerror or exc}); once that is fixed, run the "
+        "same command again to resume from the last complete checkpoint"
+    )
+
+
+@contextmanager
+def _writing(where: Path) -> Iterator[None]:
+    """Turn an :class:`OSError` from writing under ``where`` into a :class:`PretrainError`."""
+    try:
+        yield
+    except OSError as exc:
+        raise _write_failure(exc, where) from exc
+
+
+def _check_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and write and remove a probe file in it."""
+    probe = folder / f".sslts-probe-{uuid.uuid4().hex[:12]}"
+    with _writing(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            _write_atomic(probe, b"")
+        finally:
+            probe.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- the lock
+class _OutputLock:
+    """The exclusive, operating-system lock of one output (see the module docstring)."""
+
+    def __init__(self, run_path: Path, output: Path, command: str | None) -> None:
+        self.output = output
+        self.file = run_path / "lock"
+        self.info = run_path / "lock.json"
+        self.command = command or shlex.join(sys.argv)
+        self._lock = FileLock(self.file, timeout=0)
+
+    def __enter__(self) -> None:
+        with _writing(self.file):
+            try:
+                self._lock.acquire()
+            except Timeout:
+                raise PretrainError(
+                    f"{self.output} is being trained by another process "
+                    f"({self._holder()}); wait for it to finish or stop it, then run "
+                    "this command again to resume, or choose another output "
+                    f"(lock: {self.file})"
+                ) from None
+        holder = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "command": self.command,
+            "since": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        try:
+            with _writing(self.info):
+                _write_atomic(self.info, _json_bytes(holder))
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        with suppress(OSError):
+            self.info.unlink()
+        self._lock.release()
+
+    def _holder(self) -> str:
+        try:
+            info = json.loads(self.info.read_text())
+            return (
+                f"pid {info['pid']} on {info['host']} since {info['since']}: "
+                f"{info['command']}"
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return f"holder unknown: {self.info} is missing or unreadable"
+
+
+# ---------------------------------------------------------------- run folder
+MODEL, OPTIMIZER, STATE, POINTER = (
+    "model.safetensors",
+    "optimizer.pt",
+    "state.json",
+    "CURRENT",
+)
+#: Files of the run folder layout before versioned checkpoints (read, then replaced).
+_LEGACY = (MODEL, OPTIMIZER, STATE)
+_VERSION = re.compile(r"step-\d{9}-[0-9a-f]{8}")
+_TEMPORARY = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")
 
 
 class _RunFolder:
-    """The resumable state of one run: model, optimiser, progress."""
+    """The resumable state of one run: versioned checkpoints behind a pointer file."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.state_file = path / "state.json"
-        self.model_file = path / "model.safetensors"
-        self.optimizer_file = path / "optimizer.pt"
+        #: Folder of the checkpoint loaded or saved last.
+        self.current: Path | None = None
+        self.digests: dict[str, str] = {}
+
+    def start_afresh(self) -> str:
+        """How to discard this run folder and start again at the same output."""
+        return (
+            f"to start again here, delete {self.path} and rerun with overwrite=True "
+            "(--overwrite)"
+        )
+
+    def damaged(self, file: Path, problem: str) -> PretrainError:
+        return PretrainError(
+            f"run folder {self.path} is damaged or belongs to another run: {file}: "
+            f"{problem}. Choose another output, or {self.start_afresh()}"
+        )
+
+    def has_checkpoint(self) -> bool:
+        return (self.path / POINTER).exists() or (self.path / STATE).exists()
+
+    def _checkpoint_folder(self) -> Path | None:
+        pointer = self.path / POINTER
+        if not pointer.exists():
+            return self.path if (self.path / STATE).exists() else None
+        try:
+            name = pointer.read_text().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise self.damaged(pointer, f"unreadable ({exc})") from exc
+        folder = self.path / name
+        if not _VERSION.fullmatch(name) or not folder.is_dir():
+            raise self.damaged(
+                pointer, f"names {name!r}, which is not a checkpoint folder here"
+            )
+        return folder
 
     def load(self) -> dict[str, Any] | None:
-        if not self.state_file.exists():
+        """The progress of the last complete checkpoint, or None if there is none."""
+        folder = self._checkpoint_folder()
+        if folder is None:
             return None
-        return json.loads(self.state_file.read_text())
+        file = folder / STATE
+        try:
+            state = json.loads(file.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise self.damaged(file, f"not a readable JSON state ({exc})") from exc
+        problem = _state_problem(state)
+        if problem:
+            raise self.damaged(file, problem)
+        self.current, self.digests = folder, state.pop("files", {})
+        if folder != self.path:  # not the legacy layout: clear an interrupted save
+            self._remove_others(keep=folder.name)
+        return state
 
-    def save(self, state: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        save_file(weights, str(self.model_file) + ".tmp")
-        os.replace(str(self.model_file) + ".tmp", self.model_file)
-        torch.save(optimizer.state_dict(), str(self.optimizer_file) + ".tmp")
-        os.replace(str(self.optimizer_file) + ".tmp", self.optimizer_file)
-        # The state file is written last: it only ever points at complete files.
-        _write_json(self.state_file, state)
+    def save(
+        self,
+        state: dict[str, Any],
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+    ) -> None:
+        """Write a new checkpoint folder, switch ``CURRENT`` to it, remove older ones."""
+        weights = serialize_tensors(
+            {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        )
+        buffer = io.BytesIO()
+        torch.save(optimizer.state_dict(), buffer)
+        moments = buffer.getvalue()
+        digests = {MODEL: _digest(weights), OPTIMIZER: _digest(moments)}
+        name = f"step-{state['step']:09d}-{uuid.uuid4().hex[:8]}"
+        folder = self.path / name
+        folder.mkdir()
+        _fsync_folder(self.path)
+        _write_atomic(folder / MODEL, weights)
+        _write_atomic(folder / OPTIMIZER, moments)
+        _write_atomic(folder / STATE, _json_bytes({**state, "files": digests}))
+        # The switch: before it a reader resumes from the previous checkpoint.
+        _write_atomic(self.path / POINTER, name.encode())
+        self.current, self.digests = folder, digests
+        self._remove_others(keep=name)
 
-    def restore(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, device: torch.device) -> None:
-        model.load_state_dict(load_file(str(self.model_file), device=str(device)))
-        # weights_only: an optimiser state is tensors and numbers, never code.
-        optimizer.load_state_dict(
-            torch.load(self.optimizer_file, map_location=device, weights_only=True)
+    def _remove_others(self, keep: str) -> None:
+        """Remove older checkpoints, leftovers of interrupted saves and the legacy files.
+
+        Best effort: what cannot be removed now is removed after the next save.
+        """
+        for entry in self.path.iterdir():
+            if entry.name == keep:
+                continue
+            if _VERSION.fullmatch(entry.name) and entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            elif entry.name in _LEGACY or _TEMPORARY.fullmatch(entry.name):
+                with suppress(OSError):
+                    entry.unlink()
+
+    def _read(self, name: str) -> tuple[Path, bytes]:
+        file = self.current / name
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise self.damaged(file, f"unreadable ({exc.strerror or exc})") from exc
+        if name in self.digests and _digest(data) != self.digests[name]:
+            raise self.damaged(file, "its digest differs from the one in state.json")
+        return file, data
+
+    def restore(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        device: torch.device,
+    ) -> None:
+        """Load the model and optimiser of the checkpoint :meth:`load` found."""
+        file, data = self._read(MODEL)
+        try:
+            model.load_state_dict(
+                {k: v.to(device) for k, v in deserialize_tensors(data).items()}
+            )
+        except (SafetensorError, RuntimeError, ValueError) as exc:
+            raise self.damaged(
+                file, f"not this run's model ({_first_line(exc)})"
+            ) from exc
+        file, data = self._read(OPTIMIZER)
+        try:
+            # weights_only: an optimiser state is tensors and numbers, never code.
+            moments = torch.load(
+                io.BytesIO(data), map_location=device, weights_only=True
+            )
+            optimizer.load_state_dict(moments)
+        except (
+            pickle.UnpicklingError,
+            EOFError,
+            RuntimeError,
+            ValueError,
+            KeyError,
+        ) as exc:
+            raise self.damaged(
+                file, f"not this run's optimiser state ({_first_line(exc)})"
+            ) from exc
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _state_problem(state: Any) -> str | None:
+    """What is wrong with a state file's content, or None."""
+    if not isinstance(state, dict) or not isinstance(state.get("plan"), dict):
+        return "not a pretraining state (no plan)"
+    total, step = state["plan"].get("total_steps"), state.get("step")
+    for name, value in (("total_steps", total), ("step", step)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return f"{name} must be a non-negative integer, got {value!r}"
+    if step > total:
+        return f"step {step} exceeds the run's total_steps {total}"
+    if not isinstance(state.get("history"), list):
+        return "history must be a list"
+    wall = state.get("wall_time_s")
+    if isinstance(wall, bool) or not isinstance(wall, (int, float)):
+        return f"wall_time_s must be a number, got {wall!r}"
+    if not isinstance(state.get("finished"), bool):
+        return f"finished must be true or false, got {state.get('finished')!r}"
+    files = state.get("files", {})
+    if not isinstance(files, dict) or not all(
+        isinstance(v, str) for v in files.values()
+    ):
+        return f"files must map file names to digests, got {files!r}"
+    return None
+
+
+# ---------------------------------------------------------------- settings
+def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _changed_settings(stored: dict[str, Any], plan: dict[str, Any]) -> list[str]:
+    """One line per setting that differs between a stored run and this call.
+
+    A larger ``total_steps`` is not a difference: it extends the run.
+    """
+    old, new = _flatten(stored), _flatten(plan)
+
+    def shown(values: dict[str, Any], key: str) -> str:
+        return repr(values[key]) if key in values else "unset"
+
+    lines = [
+        f"{key}: {shown(old, key)} in the run, {shown(new, key)} now"
+        for key in sorted(set(old) | set(new))
+        if key != "total_steps" and old.get(key) != new.get(key)
+    ]
+    if plan["total_steps"] < stored["total_steps"]:
+        lines.append(
+            f"total_steps: {stored['total_steps']} in the run, {plan['total_steps']} now "
+            "(a run can be extended, not shortened)"
+        )
+    return lines
+
+
+def _resume(state: dict[str, Any], plan: dict[str, Any], run: _RunFolder) -> None:
+    """Check that ``plan`` continues the stored run; a longer one extends it."""
+    changes = _changed_settings(state["plan"], plan)
+    if changes:
+        raise PretrainError(
+            f"{run.path} holds a run with other settings:\n  "
+            + "\n  ".join(changes)
+            + "\nUse the run's settings to resume it (steps or n_samples may grow); "
+            f"for a new run choose another output, or {run.start_afresh()}"
+        )
+    if plan["total_steps"] > state["plan"]["total_steps"]:
+        state.setdefault("extensions", []).append(
+            {
+                "at_step": state["step"],
+                "total_steps_before": state["plan"]["total_steps"],
+                "total_steps": plan["total_steps"],
+            }
+        )
+        state["plan"]["total_steps"] = plan["total_steps"]
+        state["finished"] = False
+
+
+def _check_no_foreign_checkpoint(
+    output: Path, run: _RunFolder, overwrite: bool
+) -> None:
+    """Refuse to replace checkpoint files that no run folder of this output accounts for."""
+    if overwrite or run.has_checkpoint():
+        return
+    existing = [
+        p
+        for p in (output.with_suffix(".safetensors"), output.with_suffix(".json"))
+        if p.exists()
+    ]
+    if existing:
+        raise PretrainError(
+            f"{existing[0]} already exists and no run folder ({run.path}) accounts for "
+            "it: it is another run's checkpoint. Choose another output, continue from "
+            "it with init=... (--init), or pass overwrite=True (--overwrite) to "
+            "replace it"
         )
 
 
+# ---------------------------------------------------------------- outputs
 def _plot_losses(history: list[dict[str, float]], path: Path) -> None:
     import matplotlib
 
@@ -95,7 +474,9 @@ def _plot_losses(history: list[dict[str, float]], path: Path) -> None:
 
     steps = [h["step"] for h in history]
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(steps, [h["train_loss"] for h in history], label="total", color="black", lw=2)
+    ax.plot(
+        steps, [h["train_loss"] for h in history], label="total", color="black", lw=2
+    )
     for part in PARTS:
         ax.plot(steps, [h[f"loss_{part}"] for h in history], label=part, lw=1)
     ax.set_xlabel("step")
@@ -105,8 +486,10 @@ def _plot_losses(history: list[dict[str, float]], path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    image = io.BytesIO()
+    fig.savefig(image, format="png", dpi=120)
     plt.close(fig)
+    _write_atomic(path, image.getvalue())
 
 
 def _publish(
@@ -125,6 +508,7 @@ def _publish(
         "description": f"TSPulse pretrained by sslts.pretrain on {plan['data']['source']} data",
         "training": {
             **{k: v for k, v in plan.items() if k != "config"},
+            **({"extensions": state["extensions"]} if state.get("extensions") else {}),
             "steps": state["step"],
             "samples_seen": before + this_run,
             "samples_seen_this_run": this_run,
@@ -145,10 +529,13 @@ def _publish(
     return card
 
 
+# ---------------------------------------------------------------- training
 def _make_net(
     config: TSPulseConfig, plan: dict[str, Any], device: torch.device
 ) -> tuple[PretrainNet, WarmupCosineLR]:
-    schedule = WarmupCosineLR(plan["total_steps"], int(plan["warmup_fraction"] * plan["total_steps"]))
+    schedule = WarmupCosineLR(
+        plan["total_steps"], int(plan["warmup_fraction"] * plan["total_steps"])
+    )
     net = PretrainNet(
         TSPulse(config),
         criterion=TSPulseObjective,
@@ -188,7 +575,9 @@ def _train(
     def block_at(step: int) -> Any:
         """Generate the data of the block starting at ``step`` (in a worker thread)."""
         n = min(plan["checkpoint_every"], total - step) * batch_size
-        return generator.submit(source.generate, n, n_jobs=n_jobs, start=step * batch_size)
+        return generator.submit(
+            source.generate, n, n_jobs=n_jobs, start=step * batch_size
+        )
 
     # The next block is generated while the current one trains, so the model
     # (on a GPU especially) does not wait for data.
@@ -216,9 +605,13 @@ def _train(
             )
             state["wall_time_s"] = wall_before + time.perf_counter() - started
             state["finished"] = state["step"] >= total
-            run.save(state, net.module_, net.optimizer_)
-            publish()
-            if max_minutes is not None and time.perf_counter() - started > 60 * max_minutes:
+            with _writing(run.path):
+                run.save(state, net.module_, net.optimizer_)
+                publish()
+            if (
+                max_minutes is not None
+                and time.perf_counter() - started > 60 * max_minutes
+            ):
                 break
     finally:
         bar.close()
@@ -243,6 +636,7 @@ def pretrain(
     max_minutes: float | None = None,
     init: str | os.PathLike | None = None,
     amp: bool = False,
+    overwrite: bool = False,
     command: str | None = None,
     verbose: bool = True,
 ) -> PretrainResult:
@@ -252,13 +646,17 @@ def pretrain(
     ----------
     output : path-like
         Checkpoint stem: writes ``<output>.safetensors``, ``.json``, ``.png``
-        and keeps resumable state in ``<output>.run/``.
+        and keeps resumable state in ``<output>.run/`` (its folder is created
+        if missing).
     data : {"cauker", "kernelsynth", "mixed"}, path of a ``.npy`` file, or ndarray
         Where the series come from (see :func:`sslts.data.sources.make_source`).
     config : TSPulseConfig, optional
         Architecture; the default is the r1-like ~1M-parameter model.
     steps, n_samples : int
         Length of training, in optimiser steps or in series (one of them).
+        Calling again with a larger value extends a run, finished or not: it
+        continues with the cosine schedule of the new length (the card records
+        the extension under ``training.extensions``).
     batch_size, lr, weight_decay, warmup_fraction
         AdamW with linear warm-up and cosine decay over the whole run.
     checkpoint_every : int
@@ -281,14 +679,34 @@ def pretrain(
     amp : bool
         bfloat16 autocast of the forward pass and loss (for GPUs; slower on
         most CPUs). Recorded in the plan: a run resumes with the same setting.
+    overwrite : bool
+        Replace ``<output>.safetensors``/``.json`` when they exist but no run
+        folder of this output accounts for them (another run's checkpoint);
+        without it such files are refused.
     command : str, optional
-        The command line that reproduces the run, recorded in the card.
+        The command line that reproduces the run, recorded in the card and in
+        the lock's holder information.
     verbose : bool
         Progress bar.
 
     Returns
     -------
     PretrainResult
+
+    Raises
+    ------
+    ValueError
+        If the arguments are inconsistent (both or neither of ``steps`` and
+        ``n_samples``, a non-positive length, unknown ``data``...).
+    PretrainError
+        If another process trains into ``output``; the output folder cannot be
+        written (checked before training); the disk fills up (run the same
+        call again once there is space: it resumes); the run folder is damaged
+        or belongs to another run; the settings differ from the stored run's
+        (each difference is named); or another run's checkpoint files are in
+        the way and ``overwrite`` is False.
+    sslts.pretrained.CheckpointError
+        If ``init`` is not a valid checkpoint.
     """
     if (steps is None) == (n_samples is None):
         raise ValueError("give exactly one of steps and n_samples")
@@ -299,7 +717,9 @@ def pretrain(
     if init is not None:
         start = load_checkpoint(init)
         if not isinstance(start.model, TSPulse):
-            raise ValueError(f"init={str(init)!r} holds a {start.family} model, not TSPulse")
+            raise ValueError(
+                f"init={str(init)!r} holds a {start.family} model, not TSPulse"
+            )
         if config is not None and config != start.model.config:
             raise ValueError(
                 f"config differs from the architecture of init={str(init)!r}; leave it "
@@ -330,29 +750,81 @@ def pretrain(
             "sha256": start.card["sha256"],
             "samples_seen": int(start.card.get("training", {}).get("samples_seen", 0)),
         }
-    run = _RunFolder(output.with_name(output.name + ".run"))
-    state = run.load()
-    if state is not None and state["plan"] != plan:
-        raise ValueError(
-            f"{run.path} holds a run with other settings; delete it or choose another "
-            "output to start a new run"
+    run = _prepare_output(output, overwrite)
+    with _OutputLock(run.path, output, command):
+        return _locked_run(
+            run,
+            plan,
+            config,
+            source,
+            start,
+            output,
+            device=device,
+            n_jobs=n_jobs,
+            max_minutes=max_minutes,
+            command=command,
+            verbose=verbose,
         )
+
+
+def _prepare_output(output: Path, overwrite: bool) -> _RunFolder:
+    """Everything checked about ``output`` before a lock is taken or a step trained."""
+    run = _RunFolder(output.with_name(output.name + ".run"))
+    if run.path.exists() and not run.path.is_dir():
+        raise run.damaged(run.path, "a file, not a folder")
+    _check_no_foreign_checkpoint(output, run, overwrite)
+    _check_writable(output.parent)
+    with _writing(run.path):
+        run.path.mkdir(exist_ok=True)
+    return run
+
+
+def _locked_run(
+    run: _RunFolder,
+    plan: dict[str, Any],
+    config: TSPulseConfig,
+    source: Any,
+    start: Any,
+    output: Path,
+    *,
+    device: str,
+    n_jobs: int,
+    max_minutes: float | None,
+    command: str | None,
+    verbose: bool,
+) -> PretrainResult:
+    """Resume or start the run under the output's lock, train, publish."""
+    state = run.load()
+    if state is not None:
+        _resume(state, plan, run)
     device_ = resolve_device(device)
-    with seeded(seed):
+    with seeded(plan["seed"]):
         net, schedule = _make_net(config, plan, device_)
         if state is None:
-            state = {"plan": plan, "step": 0, "wall_time_s": 0.0, "history": [], "finished": False}
+            state = {
+                "plan": plan,
+                "step": 0,
+                "wall_time_s": 0.0,
+                "history": [],
+                "finished": False,
+            }
             if start is not None:
                 net.module_.load_state_dict(start.model.state_dict())
         else:
             run.restore(net.module_, net.optimizer_, device_)
         _train(
-            net, schedule, run, state, source,
-            n_jobs=n_jobs, max_minutes=max_minutes, verbose=verbose,
+            net,
+            schedule,
+            run,
+            state,
+            source,
+            n_jobs=n_jobs,
+            max_minutes=max_minutes,
+            verbose=verbose,
             publish=lambda: _publish(net, output, state, device_, command, plot=False),
         )
-
-    card = _publish(net, output, state, device_, command)
+    with _writing(output.parent):
+        card = _publish(net, output, state, device_, command)
     return PretrainResult(
         output.with_suffix(".safetensors"), state["step"], state["finished"], card
     )
