@@ -3,6 +3,8 @@
 #
 #   ./dev.sh demo   create .venv, install the pinned CPU torch and sslts, run `sslts demo`
 #   ./dev.sh test   same environment plus the test extras, run the whole test suite
+#   ./dev.sh docs   same environment plus the docs extras, build the documentation
+#                   (runs the examples; warnings are errors) into docs/_build/html/
 #
 # Settings (environment variables):
 #   PYTHON        interpreter used to create the venv            (default: python3)
@@ -38,8 +40,15 @@ case "${1:-}" in
         shift
         "$VENV/bin/python" -m pytest "$@"
         ;;
+    docs)
+        setup "[docs]"
+        shift
+        # One thread per library: the examples run inside the build.
+        OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MPLBACKEND=Agg \
+            "$VENV/bin/sphinx-build" -W --keep-going -b html "$@" docs docs/_build/html
+        ;;
     *)
-        echo "usage: $0 {demo|test} [extra arguments]" >&2
+        echo "usage: $0 {demo|test|docs} [extra arguments]" >&2
         exit 2
         ;;
 esac

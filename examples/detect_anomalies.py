@@ -1,4 +1,5 @@
-"""Zero-shot anomaly detection with TSPulse, against a K-Means window baseline.
+"""Zero-shot anomaly detection with TSPulse, against a K-Means window baseline
+============================================================================
 
 A noisy two-tone series gets three planted anomalies (a spike, a level shift
 and a stretch at another frequency); the first 40% of the series is clean and
@@ -45,7 +46,9 @@ def make_series(n: int = 6000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="Zero-shot anomaly detection with TSPulse, against a K-Means baseline."
+    )
     parser.add_argument(
         "--out",
         type=Path,

@@ -1,4 +1,5 @@
-"""Fill missing values of a multivariate hourly series with TSPulse, zero-shot.
+"""Fill missing values of a multivariate hourly series with TSPulse, zero-shot
+============================================================================
 
 The series is generated (three ETT-like channels: daily and weekly cycles, a
 slow trend, noise), then 25 % of its points are hidden, half in blocks of 8
@@ -7,7 +8,8 @@ checkpoint; its error is compared with linear interpolation, and a figure of
 the filled segments is saved.
 
 Run: ``python examples/impute_missing.py [output.png]`` (default
-``impute_missing.png`` in the system's temporary folder). Nothing is downloaded; about 10 s on a laptop CPU.
+``impute_missing.png`` in the system's temporary folder). Nothing is
+downloaded; about 10 s on a laptop CPU.
 """
 
 import os
@@ -21,8 +23,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from sslts.models import mixed_mask
 from sslts.imputation import TSPulseImputer
+from sslts.models import mixed_mask
 from sslts.plotting import plot_imputation
 
 rng = np.random.default_rng(0)

@@ -1,14 +1,16 @@
-"""Search GunPoint for the series most similar to a query, with TSPulse embeddings.
+"""Search GunPoint for the series most similar to a query, with TSPulse embeddings
+================================================================================
 
 The training split is indexed by TSPulseRetriever (semantic embeddings of the
 shipped checkpoint, cosine distance); every test series is a query. We report
 how often the nearest neighbours share the query's label (precision@k) and
-print the neighbours of one query.
+print and draw the neighbours of one query.
 
 Run: ``python examples/similarity_search.py``. GunPoint ships with sktime, so
 nothing is downloaded; a few seconds on a laptop CPU.
 """
 
+import matplotlib.pyplot as plt
 import numpy as np
 from sktime.datasets import load_gunpoint
 
@@ -32,3 +34,16 @@ for d, i in zip(distances[query], indices[query]):
 _, self_indices = retriever.kneighbors(n_neighbors=1)
 print(f"\nleave-one-out 1-NN agreement on the training split: "
       f"{np.mean(y_train[self_indices[:, 0]] == y_train):.3f}")
+
+# %%
+# The query and its five nearest training series, coloured by whether their
+# label matches the query's.
+fig, ax = plt.subplots(figsize=(7, 3.5))
+for d, i in zip(distances[query], indices[query]):
+    same = y_train[i] == y_test[query]
+    ax.plot(X_train[i, 0], color="tab:green" if same else "tab:red", alpha=0.6, lw=1,
+            label=f"#{i} (distance {d:.3f})")
+ax.plot(X_test[query, 0], color="black", lw=2, label=f"query: test series {query}")
+ax.set(xlabel="time", ylabel="value", title="Query and its nearest neighbours")
+ax.legend(fontsize="small")
+fig.tight_layout()

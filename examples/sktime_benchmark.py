@@ -1,4 +1,7 @@
-"""sslts estimators in sktime's ClassificationBenchmark, on GunPoint as shipped with sktime.
+"""sslts estimators in sktime's ClassificationBenchmark, on GunPoint
+==================================================================
+
+GunPoint as shipped with sktime, so nothing is downloaded.
 
 Compares, on GunPoint's official train/test split:
 
@@ -9,7 +12,8 @@ Compares, on GunPoint's official train/test split:
 * MiniRocket (sktime's ``RocketClassifier(rocket_transform="minirocket")``);
 * 1-nearest-neighbour with Euclidean distance.
 
-Takes under a minute of CPU time (imports included)::
+Takes several minutes on a CPU (fine-tuning and MiniRocket's numba compilation
+dominate), so the documentation shows this example without running it::
 
     python examples/sktime_benchmark.py
 """

@@ -308,7 +308,18 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
         return self._finite(proba, "predict_proba")
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
-        """Logarithm of :meth:`predict_proba`."""
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Same channel count as in ``fit``; any length.
+
+        Returns
+        -------
+        ndarray of shape (n_instances, n_classes)
+            Log-probabilities; columns follow ``classes_``.
+        """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 

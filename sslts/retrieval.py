@@ -174,7 +174,8 @@ class TSPulseRetriever(BaseTorchEstimator):
 
         Returns
         -------
-        scipy.sparse.csr_matrix of shape (n_queries, n_samples_fit_)
+        scipy.sparse.csr_matrix
+            Of shape ``(n_queries, n_samples_fit_)``.
         """
         query = self._query(X)
         return self.nn_.kneighbors_graph(query, n_neighbors=n_neighbors, mode=mode)

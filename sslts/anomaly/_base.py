@@ -181,6 +181,11 @@ class BaseSeriesDetector(BaseTorchEstimator):
     def predict(self, X: Any) -> np.ndarray:
         """1 for points scored above ``threshold_``, else 0.
 
+        Parameters
+        ----------
+        X : array-like of shape (n_timepoints,) or (n_timepoints, n_channels)
+            The series to label, with the channel count seen in ``fit``.
+
         Returns
         -------
         ndarray of shape (n_timepoints,), int
@@ -239,6 +244,16 @@ def estimate_period(values: np.ndarray) -> int:
     The autocorrelation (via FFT) is averaged over channels; the period is the
     lag of its highest peak after its first zero crossing. A series without
     such a peak (trend, noise, too short) gets 32.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_timepoints, n_channels)
+        The series.
+
+    Returns
+    -------
+    int
+        The period, in time points.
 
     Examples
     --------

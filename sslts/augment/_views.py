@@ -388,8 +388,8 @@ def lejepa_views(
     Both views run jitter, amplitude scaling, channel dropout and FFT-bin
     masking, each with probability ``p`` per sample, then a DWT step with
     probability ``dwt_p``: soft thresholding (view 1) or detail perturbation
-    (view 2).  Defaults follow SCIENCE.md section 4 (db4, level 3, sigma 0.3,
-    noise U(0.1, 0.3)).
+    (view 2).  Defaults follow the "pre-training dividend" study's recipe (db4,
+    level 3, sigma 0.3, noise U(0.1, 0.3)).
 
     Parameters
     ----------
@@ -487,7 +487,15 @@ class LocalCrops:
 
 
 class DinoViews(NamedTuple):
-    """Views of the DINO recipe: two global pipelines and a local-crop sampler."""
+    """Views of the DINO recipe: two global pipelines and a local-crop sampler.
+
+    Parameters
+    ----------
+    global_views : tuple of AugmentationPipeline
+        The two global-view pipelines.
+    local_views : LocalCrops
+        The sampler of local crops.
+    """
 
     global_views: tuple[AugmentationPipeline, AugmentationPipeline]
     local_views: LocalCrops
@@ -523,9 +531,10 @@ def dino_views(
     * local views: ``n_local`` random crops of ``local_fraction`` of the
       length, then detail perturbation with noise ``U(0.2, 0.5)``.
 
-    The split of DWT modes over the views is our choice: SCIENCE.md lists the
-    DINO DWT defaults and names soft thresholding (global) and detail
-    perturbation (local) as the reference's DWT option; using zeroing for the
+    The split of DWT modes over the views is our choice: the "pre-training
+    dividend" study lists the DINO DWT defaults and names soft thresholding
+    (global) and detail perturbation (local) as the reference's DWT option;
+    using zeroing for the
     second global view makes the two global views differ in kind, as the
     two LeJEPA views do.  Local crops are kept short by default (fewer
     patches, as DINO's local crops are smaller), or resized to

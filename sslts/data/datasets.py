@@ -36,7 +36,19 @@ ANOMALY_SOURCES = ("TSB-AD-U", "TSB-AD-M", "NAB", "SMAP", "MSL")
 
 @dataclass(frozen=True)
 class ClassificationData:
-    """One data set with its official split; ``X`` arrays are ``(n, channels, length)``."""
+    """One data set with its official split; ``X`` arrays are ``(n, channels, length)``.
+
+    Parameters
+    ----------
+    name : str
+        Data set name, e.g. ``"GunPoint"``.
+    archive : str
+        ``"UCR"`` or ``"UEA"``.
+    X_train, X_test : ndarray of shape (n, n_channels, n_timepoints), float32
+        Training and test series.
+    y_train, y_test : ndarray of str
+        Their labels.
+    """
 
     name: str
     archive: str
@@ -58,7 +70,18 @@ def data_dir() -> Path:
 
 
 def list_classification(archive: str | None = None) -> list[tuple[str, str]]:
-    """``(archive, name)`` of every classification data set, UCR then UEA."""
+    """``(archive, name)`` of every classification data set, UCR then UEA.
+
+    Parameters
+    ----------
+    archive : {"UCR", "UEA"} or None, default=None
+        List one archive only; None lists both.
+
+    Returns
+    -------
+    list of (str, str)
+        ``(archive, name)`` pairs, sorted by name within an archive.
+    """
     root = data_dir() / "classification"
     archives = [archive] if archive else ["UCR", "UEA"]
     return [
@@ -91,7 +114,20 @@ def _read_uea(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_classification(name: str, archive: str = "UCR") -> ClassificationData:
-    """Load a UCR (tsv) or UEA (ts/arff) data set with its official train/test split."""
+    """Load a UCR (tsv) or UEA (ts/arff) data set with its official train/test split.
+
+    Parameters
+    ----------
+    name : str
+        Data set name, a folder of ``<data folder>/classification/<archive>/``.
+    archive : {"UCR", "UEA"}, default="UCR"
+        The archive holding it.
+
+    Returns
+    -------
+    ClassificationData
+        Both splits with their labels.
+    """
     folder = data_dir() / "classification" / archive / name
     if not folder.is_dir():
         raise FileNotFoundError(f"no data set {archive}/{name} in {folder.parent}")
@@ -113,7 +149,9 @@ def load_classification(name: str, archive: str = "UCR") -> ClassificationData:
 class AnomalySeries:
     """One labelled series for anomaly detection.
 
-    Attributes
+    The fields are also the attributes of the same names.
+
+    Parameters
     ----------
     name : str
         The key that loads it, e.g. ``"NAB/realKnownCause/nyc_taxi"``.
@@ -141,7 +179,9 @@ class AnomalySeries:
 class SMAPMSLChannel:
     """One NASA SMAP/MSL channel with its official train/test split.
 
-    Attributes
+    The fields are also the attributes of the same names.
+
+    Parameters
     ----------
     name : str
         Channel id, e.g. ``"A-5"``.

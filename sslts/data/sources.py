@@ -77,7 +77,13 @@ class ArraySource:
 
 
 class InterleavedSource:
-    """Round-robin over several sources: sample ``i`` is ``sources[i % k]`` at ``i // k``."""
+    """Round-robin over several sources: sample ``i`` is ``sources[i % k]`` at ``i // k``.
+
+    Parameters
+    ----------
+    sources : sequence of SeriesSource
+        ``k`` sources of one sample length.
+    """
 
     def __init__(self, sources: Sequence[SeriesSource]) -> None:
         lengths = {s.length for s in sources}

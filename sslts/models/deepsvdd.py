@@ -56,12 +56,27 @@ class DeepSVDDNetwork(nn.Module):
         return self.encoder(x)
 
     def distance(self, x: torch.Tensor) -> torch.Tensor:
-        """Squared distance of each window's representation to the center."""
+        """Squared distance of each window's representation to the center.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(n_windows, window)`` windows.
+        """
         return ((self(x) - self.center) ** 2).sum(-1)
 
     @torch.no_grad()
     def init_center(self, x: torch.Tensor, eps: float = 0.1) -> None:
-        """Set the center to the mean representation of ``x`` (with the eps fix)."""
+        """Set the center to the mean representation of ``x`` (with the eps fix).
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(n_windows, window)`` windows.
+        eps : float, default=0.1
+            Center coordinates closer to 0 than ``eps`` are moved to ``-eps`` or
+            ``eps``, so the network cannot map everything to a trivial center.
+        """
         center = self(x).mean(0)
         small = center.abs() < eps
         center[small] = torch.where(center[small] < 0, -eps, eps)

@@ -117,7 +117,13 @@ class TSLens(nn.Module):
         self.classifier = nn.Linear(n_channels * n_tokens * width, n_classes)
 
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Decoder layers, each followed by channel mixing: ``(B, C, K, d)`` out."""
+        """Decoder layers, each followed by channel mixing: ``(B, C, K, d)`` out.
+
+        Parameters
+        ----------
+        tokens : torch.Tensor
+            Backbone tokens ``(B, C, K, d)``.
+        """
         h = tokens
         for i, layer in enumerate(self.decoder):
             h = layer(h)
@@ -175,7 +181,14 @@ class TSPulseForClassification(nn.Module):
         self.set_trainable(finetune)
 
     def set_trainable(self, finetune: str) -> None:
-        """Freeze the encoder except the parts ``finetune`` names; the head always trains."""
+        """Freeze the encoder except the parts ``finetune`` names; the head always trains.
+
+        Parameters
+        ----------
+        finetune : {"head", "embeddings", "all"}
+            What trains besides the head: nothing, the time and FFT patch embeddings, or
+            the whole encoder.
+        """
         if finetune not in FINETUNE_PARTS:
             raise ValueError(f"finetune must be one of {list(FINETUNE_PARTS)}, got {finetune!r}")
         self.finetune = finetune
@@ -191,7 +204,13 @@ class TSPulseForClassification(nn.Module):
         self.head.requires_grad_(True)
 
     def train(self, mode: bool = True) -> TSPulseForClassification:
-        """Set training mode; a frozen backbone stays in evaluation mode (no dropout)."""
+        """Set training mode; a frozen backbone stays in evaluation mode (no dropout).
+
+        Parameters
+        ----------
+        mode : bool, default=True
+            Training mode (True) or evaluation mode.
+        """
         super().train(mode)
         if self.finetune != "all":
             self.encoder.eval()
@@ -200,7 +219,15 @@ class TSPulseForClassification(nn.Module):
     def backbone_tokens(
         self, x: torch.Tensor, observed: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Backbone output ``(batch, channels, tokens, d_model)`` before any decoder."""
+        """Backbone output ``(batch, channels, tokens, d_model)`` before any decoder.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(batch, channels, context_length)`` windows.
+        observed : torch.Tensor, optional
+            Boolean, same shape: False where ``x`` is missing or padded.
+        """
         enc = self.encoder
         context = enc.config.context_length
         if x.ndim != 3 or x.shape[-1] != context:

@@ -81,7 +81,8 @@ class JEPAConfig(ConfigDictMixin):
     temperature : float
         Softmax temperature ``tau`` of the cosine similarities between latents
         and prototypes. 0.1 (the paper) gives decisive assignments; 1.0 (the
-        published code) gives near-uniform ones (see SCIENCE.md §8).
+        published code) gives near-uniform ones (measured by
+        ``benchmarks/bench_mtsjepa_collapse.py``).
     predictor_dim, predictor_layers, predictor_heads : int
         Width, depth and heads of the fine and coarse predictors.
     use_codebook : bool
@@ -216,6 +217,17 @@ class EncoderOutput(NamedTuple):
     ``tokens`` are the latents; ``scaled`` the RevIN-scaled window (hidden
     points zero) and ``loc``/``scale`` the statistics that undo it:
     ``x = scaled * scale + loc``.
+
+    Parameters
+    ----------
+    tokens : torch.Tensor
+        ``(B, C, n_patches, d_model)``: the latents.
+    scaled : torch.Tensor
+        ``(B, C, T)``: the RevIN-scaled window.
+    loc : torch.Tensor
+        ``(B, C, 1)``: RevIN location.
+    scale : torch.Tensor
+        ``(B, C, 1)``: RevIN scale.
     """
 
     tokens: torch.Tensor  # (B, C, n_patches, d_model)
@@ -335,6 +347,13 @@ class PatchEncoder(nn.Module):
 
         ``x`` is ``(B, C, T)``; ``loc`` and ``scale`` are ``(B, C, 1)``.
         Unobserved points are zero in ``scaled``.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(B, C, T)`` windows.
+        observed : torch.Tensor, optional
+            Boolean ``(B, C, T)``, False where ``x`` is missing or padded.
         """
         visible = torch.ones_like(x, dtype=torch.bool) if observed is None else observed
         return self.revin(x, visible)
@@ -344,6 +363,11 @@ class PatchEncoder(nn.Module):
 
         The ``n <= n_patches`` patches of one sequence attend to each other;
         all leading dimensions are independent.
+
+        Parameters
+        ----------
+        patches : torch.Tensor
+            ``(..., n, patch_length)``, already RevIN-scaled.
         """
         *leading, n, length = patches.shape
         if length != self.config.patch_length or not 1 <= n <= self.config.n_patches:
@@ -379,16 +403,40 @@ class PatchEncoder(nn.Module):
         Token ``[b, c, i]`` is the latent of patch ``i`` (points
         ``i * patch_length`` to ``(i + 1) * patch_length``) of channel ``c``;
         ``n_patches = T / patch_length``.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(B, C, T)``, ``T`` a multiple of ``patch_length`` and at most
+            ``context_length``.
+        observed : torch.Tensor, optional
+            Boolean ``(B, C, T)``, False where ``x`` is missing or padded.
         """
         return self.forward(x, observed).tokens
 
     def embed(self, x: torch.Tensor, observed: torch.Tensor | None = None) -> torch.Tensor:
-        """Per-channel embeddings ``(B, C, d_model)``: the mean of :meth:`encode` over patches."""
+        """Per-channel embeddings ``(B, C, d_model)``: the mean of :meth:`encode` over patches.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(B, C, T)``, as for :meth:`encode`.
+        observed : torch.Tensor, optional
+            Boolean ``(B, C, T)``, False where ``x`` is missing or padded.
+        """
         return self.encode(x, observed).mean(-2)
 
 
 class CodebookOutput(NamedTuple):
-    """Soft assignments of latents to the prototypes of a :class:`SoftCodebook`."""
+    """Soft assignments of latents to the prototypes of a :class:`SoftCodebook`.
+
+    Parameters
+    ----------
+    probabilities : torch.Tensor
+        ``(..., K)``: rows on the simplex.
+    quantised : torch.Tensor
+        ``(..., D)``: ``probabilities @ prototypes``.
+    """
 
     probabilities: torch.Tensor  # (..., K), rows on the simplex
     quantised: torch.Tensor  # (..., D): probabilities @ prototypes
@@ -416,7 +464,13 @@ class SoftCodebook(nn.Module):
         self.prototypes = nn.Parameter(torch.randn(size, dim))
 
     def logits(self, latents: torch.Tensor) -> torch.Tensor:
-        """Cosine similarities over the temperature, ``(..., K)``."""
+        """Cosine similarities over the temperature, ``(..., K)``.
+
+        Parameters
+        ----------
+        latents : torch.Tensor
+            ``(..., D)`` latents.
+        """
         h = nn.functional.normalize(latents, dim=-1)
         c = nn.functional.normalize(self.prototypes, dim=-1)
         return h @ c.T / self.temperature
@@ -525,6 +579,11 @@ class PatchDecoder(nn.Module):
 
     An MLP ``d_model -> d_model -> patch_length`` per patch; patches are
     concatenated back to ``(..., T)``.
+
+    Parameters
+    ----------
+    config : JEPAConfig
+        Gives ``d_model`` and ``patch_length``.
     """
 
     def __init__(self, config: JEPAConfig) -> None:
@@ -547,6 +606,37 @@ class MTSJEPAOutput(NamedTuple):
     window when none was given, are None. ``*_latent`` targets are the soft
     quantised target latents with a codebook and the raw target latents
     without one.
+
+    Parameters
+    ----------
+    tokens : torch.Tensor
+        ``(B, C, P, D)``: online latents ``h_t``.
+    probabilities : torch.Tensor or None
+        ``(B, C, P, K)``: online codes ``p_t``.
+    quantised : torch.Tensor
+        ``(B, C, P, D)``: ``z_t`` (the tokens without a codebook).
+    reconstruction : torch.Tensor
+        ``(B, C, T)``: decoder output in data units.
+    loc : torch.Tensor
+        ``(B, C, 1)``: RevIN location of the context.
+    scale : torch.Tensor
+        ``(B, C, 1)``: RevIN scale of the context.
+    fine_logits : torch.Tensor or None
+        ``(B, C, P, K)``: predicted target codes.
+    fine_latent : torch.Tensor or None
+        ``(B, C, P, D)``: predicted target latents.
+    coarse_logits : torch.Tensor or None
+        ``(B, C, K)``: predicted coarse code.
+    coarse_latent : torch.Tensor or None
+        ``(B, C, D)``: predicted coarse latent (no codebook).
+    target_probabilities : torch.Tensor or None
+        ``(B, C, P, K)``: target codes.
+    target_latent : torch.Tensor or None
+        ``(B, C, P, D)``: target latents.
+    target_coarse_probabilities : torch.Tensor or None
+        ``(B, C, K)``: target coarse code.
+    target_coarse_latent : torch.Tensor or None
+        ``(B, C, D)``: target coarse latent.
     """
 
     tokens: torch.Tensor  # (B, C, P, D) online latents h_t
@@ -624,7 +714,13 @@ class MTSJEPA(nn.Module):
             self.target_codebook.eval()
 
     def train(self, mode: bool = True) -> MTSJEPA:
-        """Set the online parts to ``mode``; the target branch stays in eval mode."""
+        """Set the online parts to ``mode``; the target branch stays in eval mode.
+
+        Parameters
+        ----------
+        mode : bool, default=True
+            Training mode (True) or evaluation mode.
+        """
         super().train(mode)
         self._targets_eval()
         return self
@@ -711,17 +807,41 @@ class MTSJEPA(nn.Module):
         return out
 
     def encode(self, x: torch.Tensor, observed: torch.Tensor | None = None) -> torch.Tensor:
-        """Online patch latents ``(B, C, P, D)`` (see :meth:`PatchEncoder.encode`)."""
+        """Online patch latents ``(B, C, P, D)`` (see :meth:`PatchEncoder.encode`).
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(B, C, context_length)`` context windows.
+        observed : torch.Tensor, optional
+            Boolean ``(B, C, T)``, False where ``x`` is missing or padded.
+        """
         return self.encoder.encode(x, observed)
 
     def embed(self, x: torch.Tensor, observed: torch.Tensor | None = None) -> torch.Tensor:
-        """Online embeddings ``(B, C, D)``, the patch mean (see :meth:`PatchEncoder.embed`)."""
+        """Online embeddings ``(B, C, D)``, the patch mean (see :meth:`PatchEncoder.embed`).
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(B, C, context_length)`` context windows.
+        observed : torch.Tensor, optional
+            Boolean ``(B, C, T)``, False where ``x`` is missing or padded.
+        """
         return self.encoder.embed(x, observed)
 
     def code_probabilities(
         self, x: torch.Tensor, observed: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Online code probabilities ``(B, C, P, K)`` of the context window ``x``."""
+        """Online code probabilities ``(B, C, P, K)`` of the context window ``x``.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(B, C, context_length)`` context windows.
+        observed : torch.Tensor, optional
+            Boolean ``(B, C, T)``, False where ``x`` is missing or padded.
+        """
         if self.codebook is None:
             raise ValueError("this model has no codebook (use_codebook=False)")
         return self.codebook(self.encoder.encode(x, observed)).probabilities
@@ -734,5 +854,12 @@ class MTSJEPA(nn.Module):
         The paper's downstream input (Appendix B.4, Eq. 31): the code
         probabilities of every patch, maximised over channels; the patch axis
         is kept. Flatten to ``(B, P * K)`` for a classifier.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(B, C, context_length)`` context windows.
+        observed : torch.Tensor, optional
+            Boolean ``(B, C, T)``, False where ``x`` is missing or padded.
         """
         return self.code_probabilities(x, observed).amax(1)

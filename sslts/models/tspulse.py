@@ -132,7 +132,31 @@ class FFTFeatures(NamedTuple):
 
 
 class TSPulseOutput(NamedTuple):
-    """What one forward pass returns; all series values are in RevIN space."""
+    """What one forward pass returns; all series values are in RevIN space.
+
+    Parameters
+    ----------
+    time : torch.Tensor
+        ``(B, C, T)``: time-head reconstruction.
+    fft : torch.Tensor
+        ``(B, C, T)``: normalised ``[real; imag]`` spectrum reconstruction.
+    fft_time : torch.Tensor
+        ``(B, C, T)``: inverse FFT of the spectrum head.
+    prob_logits : torch.Tensor
+        ``(B, C, T // 2)``: spectrum-probability logits.
+    forecast : torch.Tensor
+        ``(B, C, H)``: the points after the context.
+    hidden : torch.Tensor
+        ``(B, C, T)`` bool: True where the input was hidden.
+    loc : torch.Tensor
+        ``(B, C, 1)``: RevIN location.
+    scale : torch.Tensor
+        ``(B, C, 1)``: RevIN scale.
+    spectrum : FFTFeatures
+        FFT features of the masked input (they carry the scales).
+    tokens : torch.Tensor
+        ``(B, C, K, D)``: decoder output tokens.
+    """
 
     time: torch.Tensor  # (B, C, T) time-head reconstruction
     fft: torch.Tensor  # (B, C, T) normalised [real; imag] spectrum reconstruction
@@ -329,6 +353,13 @@ class TSPulse(nn.Module):
 
         The first ``2 * n_patches`` tokens are the detail embeddings (time then
         FFT patches), the last ``n_registers`` the semantic embeddings.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(batch, channels, context_length)`` windows.
+        observed : torch.Tensor, optional
+            Boolean, same shape: False where ``x`` is missing or padded.
         """
         return self._encode(x, observed)
 
@@ -354,6 +385,15 @@ class TSPulse(nn.Module):
         ``kind`` is ``"semantic"`` (registers, ``n_registers * d_model``),
         ``"detail"`` (patch tokens, ``2 * n_patches * d_model``) or ``"both"``
         (detail then semantic).
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(batch, channels, context_length)`` windows.
+        observed : torch.Tensor, optional
+            Boolean, same shape: False where ``x`` is missing or padded.
+        kind : {"semantic", "detail", "both"}, default="semantic"
+            Which tokens to flatten (see above).
         """
         sizes = self.embedding_sizes()
         if kind not in sizes:

@@ -275,6 +275,11 @@ def register_objective(objective: Objective) -> Objective:
 def get_objective(name: str) -> Objective:
     """The registered objective called ``name``.
 
+    Parameters
+    ----------
+    name : str
+        A name from :func:`available_objectives`.
+
     Raises
     ------
     ValueError

@@ -48,7 +48,15 @@ __all__ = [
 
 
 class DINOBranch(nn.Module):
-    """Encoder and DINO head: ``(B, C, T) -> (B * C, n_prototypes)`` logits."""
+    """Encoder and DINO head: ``(B, C, T) -> (B * C, n_prototypes)`` logits.
+
+    Parameters
+    ----------
+    encoder : nn.Module
+        A :class:`sslts.models.PatchEncoder` (anything with ``embed(x, observed)``).
+    head : DINOHead
+        The projection and prototype head.
+    """
 
     def __init__(self, encoder: nn.Module, head: DINOHead) -> None:
         super().__init__()
@@ -64,12 +72,30 @@ class DINOBranch(nn.Module):
 def teacher_targets(
     logits: torch.Tensor, center: torch.Tensor, temperature: float
 ) -> torch.Tensor:
-    """Centred, sharpened teacher distribution ``softmax((logits - center) / temperature)``."""
+    """Centred, sharpened teacher distribution ``softmax((logits - center) / temperature)``.
+
+    Parameters
+    ----------
+    logits : torch.Tensor
+        Teacher prototype logits ``(..., K)``.
+    center : torch.Tensor
+        The running center of the teacher logits, ``(K,)``.
+    temperature : float
+        Teacher temperature (sharpening).
+    """
     return torch.softmax((logits - center) / temperature, dim=-1)
 
 
 class DINOOutput(NamedTuple):
-    """Student logits of every view (globals first) and teacher targets of the globals."""
+    """Student logits of every view (globals first) and teacher targets of the globals.
+
+    Parameters
+    ----------
+    student : tuple of torch.Tensor
+        Prototype logits ``(B * C, K)`` of each view.
+    teacher : tuple of torch.Tensor
+        Target probabilities ``(B * C, K)`` of each global view.
+    """
 
     student: tuple[torch.Tensor, ...]  # each (B * C, K)
     teacher: tuple[torch.Tensor, ...]  # each (B * C, K), probabilities
@@ -159,7 +185,13 @@ class DINO(nn.Module):
         self.views = dino_views(n_local=n_local, p=p, dwt_p=dwt_p, channel_p=channel_p)
 
     def train(self, mode: bool = True) -> DINO:
-        """Set the training mode; the teacher always stays in evaluation mode (no dropout)."""
+        """Set the training mode; the teacher always stays in evaluation mode (no dropout).
+
+        Parameters
+        ----------
+        mode : bool, default=True
+            Training mode (True) or evaluation mode.
+        """
         super().train(mode)
         self.teacher.eval()
         return self
@@ -204,6 +236,18 @@ class DINOLosses(NamedTuple):
     one target (near ``log K``: uniform collapse); ``teacher_batch_entropy``
     the entropy of the batch-mean target (near 0: every input gets the same
     prototype).
+
+    Parameters
+    ----------
+    total : torch.Tensor
+        Cross-entropy of the student against the teacher, over all pairs of different
+        views.
+    kl : torch.Tensor
+        ``total`` minus the teacher's entropy.
+    teacher_entropy : torch.Tensor
+        Mean entropy of one teacher target.
+    teacher_batch_entropy : torch.Tensor
+        Entropy of the batch-mean teacher target.
     """
 
     total: torch.Tensor

@@ -119,7 +119,15 @@ SIGREG_NORMAL_MEAN = math.sqrt(2 * math.pi) - math.sqrt(2 * math.pi / 3)
 
 
 class LeJEPAOutput(NamedTuple):
-    """Embeddings (or projections) of the two views, each ``(B * C, d)``."""
+    """Embeddings (or projections) of the two views, each ``(B * C, d)``.
+
+    Parameters
+    ----------
+    z1 : torch.Tensor
+        The first view's.
+    z2 : torch.Tensor
+        The second view's.
+    """
 
     z1: torch.Tensor
     z2: torch.Tensor
@@ -185,7 +193,17 @@ class LeJEPA(nn.Module):
 
 
 class LeJEPALosses(NamedTuple):
-    """The weighted total, the invariance MSE and the mean SIGReg of the two views."""
+    """The weighted total, the invariance MSE and the mean SIGReg of the two views.
+
+    Parameters
+    ----------
+    total : torch.Tensor
+        ``(1 - lambda) * invariance + lambda * sigreg``.
+    invariance : torch.Tensor
+        Mean squared difference of the two views' embeddings.
+    sigreg : torch.Tensor
+        Mean of the two views' SIGReg statistics.
+    """
 
     total: torch.Tensor
     invariance: torch.Tensor

@@ -36,7 +36,19 @@ def _check_patches(n_patches: int) -> None:
 
 
 class MaskedOutput(NamedTuple):
-    """Reconstruction and target ``(B, C, P, patch_length)``, hidden patches and observed points."""
+    """Reconstruction and target ``(B, C, P, patch_length)``, hidden patches and observed points.
+
+    Parameters
+    ----------
+    reconstruction : torch.Tensor
+        Reconstructed patches, in RevIN units.
+    target : torch.Tensor
+        The true patches, in RevIN units.
+    hidden : torch.Tensor
+        Bool ``(B, C, P, 1)``: True for patches replaced by the mask token.
+    observed : torch.Tensor
+        Bool ``(B, C, P, patch_length)``: True for observed points.
+    """
 
     reconstruction: torch.Tensor
     target: torch.Tensor
@@ -101,7 +113,15 @@ class MaskedPatchModel(nn.Module):
 
 
 class MaskedLosses(NamedTuple):
-    """The total (MSE on hidden observed points) and the same MSE on visible points."""
+    """The total (MSE on hidden observed points) and the same MSE on visible points.
+
+    Parameters
+    ----------
+    total : torch.Tensor
+        MSE on the hidden, observed points (the training loss).
+    visible : torch.Tensor
+        The same MSE on the visible points (a monitor).
+    """
 
     total: torch.Tensor
     visible: torch.Tensor

@@ -49,7 +49,33 @@ __all__ = ["MTSJEPALosses", "MTSJEPAObjective", "next_window_pairs"]
 
 
 class MTSJEPALosses(NamedTuple):
-    """The weighted total, its unweighted parts and the current reconstruction weight."""
+    """The weighted total, its unweighted parts and the current reconstruction weight.
+
+    The parts are described in the module docstring.
+
+    Parameters
+    ----------
+    total : torch.Tensor
+        The weighted sum of the parts (the training loss).
+    fine_kl : torch.Tensor
+        KL divergence of the predicted fine codes.
+    fine_mse : torch.Tensor
+        MSE of the predicted fine latents.
+    coarse : torch.Tensor
+        KL (or MSE without a codebook) of the coarse prediction.
+    codebook : torch.Tensor
+        Codebook term: prototypes pulled to the encoder latents.
+    commitment : torch.Tensor
+        Commitment term: encoder pulled to its soft code.
+    sample_entropy : torch.Tensor
+        Mean entropy of the online code distributions.
+    batch_entropy : torch.Tensor
+        Entropy of their batch mean.
+    reconstruction : torch.Tensor
+        Decoder MSE on the observed context points.
+    reconstruction_weight : torch.Tensor
+        The current (annealed) weight of ``reconstruction``.
+    """
 
     total: torch.Tensor
     fine_kl: torch.Tensor

@@ -18,7 +18,25 @@ __all__ = ["TSPulseLosses", "TSPulseObjective"]
 
 
 class TSPulseLosses(NamedTuple):
-    """The weighted total and its five unweighted parts."""
+    """The weighted total and its five unweighted parts.
+
+    The parts are described in :class:`TSPulseObjective`.
+
+    Parameters
+    ----------
+    total : torch.Tensor
+        The weighted sum of the parts (the training loss).
+    time : torch.Tensor
+        MSE of the time head on hidden observed points.
+    fft : torch.Tensor
+        MSE of the spectrum head against the normalised spectrum.
+    fft_time : torch.Tensor
+        MSE of the inverse of the spectrum head on hidden observed points.
+    prob : torch.Tensor
+        Soft cross-entropy of the spectrum-probability head.
+    forecast : torch.Tensor
+        MSE of the forecast head on the points after the context.
+    """
 
     total: torch.Tensor
     time: torch.Tensor

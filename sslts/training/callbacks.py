@@ -91,7 +91,15 @@ class WarmupCosineLR(Callback):
         return self
 
     def rate(self, step: int, base_lr: float) -> float:
-        """Learning rate at global ``step``."""
+        """Learning rate at global ``step``.
+
+        Parameters
+        ----------
+        step : int
+            Global step.
+        base_lr : float
+            The net's learning rate.
+        """
         if step < self.warmup_steps:
             return base_lr * (step + 1) / self.warmup_steps
         span = max(1, self.total_steps - self.warmup_steps)
@@ -110,7 +118,13 @@ class WarmupCosineLR(Callback):
 
 
 class StepProgress(Callback):
-    """A tqdm bar over training steps (batches), showing the running loss."""
+    """A tqdm bar over training steps (batches), showing the running loss.
+
+    Parameters
+    ----------
+    bar : tqdm
+        An open progress bar; it advances by one per training batch.
+    """
 
     def __init__(self, bar: Any) -> None:
         self.bar = bar

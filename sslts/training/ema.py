@@ -39,6 +39,15 @@ def ema_update(online: nn.Module, target: nn.Module, decay: float) -> None:
 
     Floating-point buffers are averaged the same way, other buffers copied.
     The two modules must have the same parameter and buffer names and shapes.
+
+    Parameters
+    ----------
+    online : nn.Module
+        The trained module.
+    target : nn.Module
+        Its moving average, updated in place.
+    decay : float
+        Weight of the target's current value.
     """
     online_params = dict(online.named_parameters())
     target_params = dict(target.named_parameters())

@@ -38,13 +38,25 @@ def _rows(values: torch.Tensor) -> torch.Tensor:
 
 
 def code_usage_entropy(probabilities: torch.Tensor) -> float:
-    """Normalised entropy of the mean code distribution of ``(..., K)`` assignments."""
+    """Normalised entropy of the mean code distribution of ``(..., K)`` assignments.
+
+    Parameters
+    ----------
+    probabilities : torch.Tensor
+        Code assignments ``(..., K)``, rows on the simplex.
+    """
     mean = _rows(probabilities).mean(0)
     return float(entropy(mean) / math.log(mean.shape[0]))
 
 
 def top_code_probability(probabilities: torch.Tensor) -> float:
-    """Mean over assignments of the largest code probability of ``(..., K)``."""
+    """Mean over assignments of the largest code probability of ``(..., K)``.
+
+    Parameters
+    ----------
+    probabilities : torch.Tensor
+        Code assignments ``(..., K)``, rows on the simplex.
+    """
     return float(_rows(probabilities).amax(-1).mean())
 
 
@@ -53,6 +65,11 @@ def effective_rank(embeddings: torch.Tensor) -> float:
 
     ``exp(-sum_i q_i log q_i)`` with ``q`` the covariance eigenvalues divided
     by their sum; 0 for fewer than two rows or a zero covariance.
+
+    Parameters
+    ----------
+    embeddings : torch.Tensor
+        ``(..., d)``; every leading index is a sample.
     """
     rows = _rows(embeddings)
     if rows.shape[0] < 2:

@@ -35,6 +35,20 @@ class PretrainNet(NeuralNet):
     under ``loss_<name>``. ``amp=True`` runs the forward pass and the loss
     under bfloat16 autocast (for GPUs).
 
+    Parameters
+    ----------
+    module : nn.Module class or instance
+        The model to train; it returns what the objective needs.
+    *args
+        Passed to :class:`skorch.NeuralNet` (``criterion``, ...).
+    train_split : callable or None, default=None
+        skorch's validation split; None trains on every batch.
+    amp : bool, default=False
+        Run the forward pass and the loss under bfloat16 autocast.
+    **kwargs
+        Passed to :class:`skorch.NeuralNet` (``max_epochs``, ``lr``, ``module__*``,
+        ``criterion__*``...). The optimizer defaults to AdamW.
+
     Examples
     --------
     >>> import numpy as np
@@ -83,7 +97,19 @@ class PretrainNet(NeuralNet):
         X: Mapping[str, Any] | None = None,
         training: bool = False,
     ) -> torch.Tensor:
-        """Evaluate the objective on the batch ``X`` and log its parts."""
+        """Evaluate the objective on the batch ``X`` and log its parts.
+
+        Parameters
+        ----------
+        y_pred : Any
+            The module's output for the batch.
+        y_true : None
+            Unused (self-supervised).
+        X : dict of tensors
+            The batch, passed to the objective as keyword arguments.
+        training : bool, default=False
+            Whether this is a training batch: only then are the loss parts recorded.
+        """
         if not isinstance(X, Mapping):
             raise TypeError("PretrainNet expects each batch to be a dict of tensors")
         batch = to_tensor(dict(X), device=self.device)
@@ -110,6 +136,21 @@ def pretrain_callbacks(
     by default cosine decay over ``max_epochs``); early stopping on the
     training loss when ``patience`` is set; a progress bar when ``verbose``;
     then ``extra``.
+
+    Parameters
+    ----------
+    loss_names : tuple of str
+        Names of the loss parts; each is averaged per epoch as ``loss_<name>``.
+    max_epochs : int
+        Epochs of the default cosine schedule.
+    patience : int or None, default=None
+        Epochs without a lower training loss before stopping; None never stops early.
+    verbose : bool, default=False
+        Add a progress bar.
+    schedule : Callback or None, default=None
+        A learning-rate schedule in place of the cosine decay.
+    extra : list of (str, Callback) or None, default=None
+        Callbacks appended last.
     """
     callbacks: list[tuple[str, Callback]] = [
         (f"loss_{name}", PassthroughScoring(name=f"loss_{name}", on_train=True))
