@@ -252,13 +252,14 @@ class BaseTorchEstimator(CallbackSupportMixin, BaseEstimator):
         panel: Panel,
         context_length: int,
         batch_size: int | None = None,
+        policy: str = "pad+windows",
     ) -> np.ndarray:
         """``fn(x, observed)`` over the context windows of ``panel``, averaged per series.
 
-        Applies the length policy of :mod:`sslts.data.windows` and returns
+        Applies the length ``policy`` of :mod:`sslts.data.windows` and returns
         ``(n_instances, ...)`` float32, the mean of each series' windows.
         """
-        windows = context_windows(panel, context_length)
+        windows = context_windows(panel, context_length, policy)
         out = self._infer(
             lambda x, observed: fn(x, observed).float(),
             (windows.values, windows.observed),

@@ -97,8 +97,14 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
     ----------
     pretrained : str, path or None, default="default"
         Checkpoint to start from (see :class:`sslts.TSPulseEmbedder`).
-    embedding : {"semantic", "detail", "both"}, default="semantic"
+    embedding : {"semantic+pooled", "semantic", "detail", "both"}, \
+            default="semantic+pooled"
         Which tokens form the features.
+    location_scale : bool, default=True
+        Append each channel's location and log-scale.
+    length_policy : {"pad+resample", "pad+windows", "resample"}, \
+            default="pad+resample"
+        How series are fitted to the encoder's context.
     channel_pooling : {"concat", "mean"}, default="concat"
         How per-channel embeddings are combined.
     standardize : bool, default=True
@@ -129,7 +135,7 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
     >>> X, y = load_gunpoint(split="train")
     >>> features = TSPulseTransformer(pretrained="tspulse-tiny-random").fit_transform(X)
     >>> features.shape
-    (50, 16)
+    (50, 34)
     """
 
     _wrapped_class = TSPulseEmbedder
@@ -156,7 +162,9 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
     def __init__(
         self,
         pretrained: Any = "default",
-        embedding: str = "semantic",
+        embedding: str = "semantic+pooled",
+        location_scale: bool = True,
+        length_policy: str = "pad+resample",
         channel_pooling: str = "concat",
         standardize: bool = True,
         max_epochs: int = 0,
@@ -168,6 +176,8 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
     ) -> None:
         self.pretrained = pretrained
         self.embedding = embedding
+        self.location_scale = location_scale
+        self.length_policy = length_policy
         self.channel_pooling = channel_pooling
         self.standardize = standardize
         self.max_epochs = max_epochs

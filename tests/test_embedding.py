@@ -17,12 +17,48 @@ from sslts import TSPulseEmbedder
 
 def test_output_shapes_per_embedding_and_pooling(panel):
     n, c, _ = panel.shape
-    widths = {"semantic": 2 * 8, "detail": 2 * 8 * 8, "both": 2 * 8 + 2 * 8 * 8}
+    widths = {"semantic+pooled": 2 * 8 + 2 * 8, "semantic": 2 * 8, "detail": 2 * 8 * 8, "both": 2 * 8 + 2 * 8 * 8}
     for kind, width in widths.items():
-        Z = TSPulseEmbedder(pretrained=TINY, embedding=kind).fit_transform(panel)
-        assert Z.shape == (n, c * width) and Z.dtype == np.float32
-        Z = TSPulseEmbedder(pretrained=TINY, embedding=kind, channel_pooling="mean").fit_transform(panel)
-        assert Z.shape == (n, width)
+        for location_scale, extra in ((False, 0), (True, 2)):
+            params = {"pretrained": TINY, "embedding": kind, "location_scale": location_scale}
+            emb = TSPulseEmbedder(**params).fit(panel)
+            Z = emb.transform(panel)
+            assert Z.shape == (n, c * (width + extra)) == (n, emb._n_features_out)
+            assert Z.dtype == np.float32
+            Z = TSPulseEmbedder(**params, channel_pooling="mean").fit_transform(panel)
+            assert Z.shape == (n, width + extra)
+
+
+def test_default_read_out_is_registers_pooled_patches_then_location_and_log_scale(panel):
+    x = torch.from_numpy(panel[:, :, :64])
+    observed = torch.ones_like(x, dtype=torch.bool)
+    emb = TSPulseEmbedder(pretrained=TINY, standardize=False).fit(panel[:, :, :64])
+    Z = emb.transform(panel[:, :, :64]).reshape(len(panel), 2, -1)
+    with torch.no_grad():
+        tokens = emb.model_.encode(x, observed)
+        registers = emb.model_.embed(x, observed, kind="semantic")
+    n = emb.model_.config.n_patches
+    np.testing.assert_allclose(Z[..., :16], registers.numpy(), atol=1e-5)
+    np.testing.assert_allclose(Z[..., 16:24], tokens[..., :n, :].mean(-2).numpy(), atol=1e-5)
+    np.testing.assert_allclose(Z[..., 24:32], tokens[..., n : 2 * n, :].mean(-2).numpy(), atol=1e-5)
+    series = panel[:, :, :64].astype(np.float64)
+    np.testing.assert_allclose(Z[..., 32], series.mean(-1), atol=1e-5)
+    np.testing.assert_allclose(Z[..., 33], np.log(np.sqrt(series.var(-1) + 1e-5)), atol=1e-4)
+
+
+def test_pooled_patches_ignore_padding():
+    rng = np.random.default_rng(0)
+    short = rng.normal(size=(2, 1, 24)).astype(np.float32)  # context 64, patch 8: 3 patches seen
+    emb = TSPulseEmbedder(pretrained=TINY, standardize=False, location_scale=False).fit(short)
+    Z = emb.transform(short)
+    x = np.zeros((2, 1, 64), np.float32)
+    x[..., 40:] = short
+    observed = np.zeros_like(x, dtype=bool)
+    observed[..., 40:] = True
+    with torch.no_grad():
+        tokens = emb.model_.encode(torch.from_numpy(x), torch.from_numpy(observed))
+    n = emb.model_.config.n_patches
+    np.testing.assert_allclose(Z[:, 16:24], tokens[:, 0, n - 3 : n, :].mean(-2).numpy(), atol=1e-5)
 
 
 @pytest.mark.parametrize("standardize", [True, False])
@@ -31,14 +67,14 @@ def test_concat_is_channel_order_of_univariate_embeddings(panel, standardize):
     emb = TSPulseEmbedder(pretrained=TINY, standardize=standardize).fit(panel)
     Z = emb.transform(panel)
     single = TSPulseEmbedder(pretrained=TINY, standardize=standardize).fit(panel[:, 1, :])
-    np.testing.assert_allclose(Z[:, 16:], single.transform(panel[:, 1, :]), atol=1e-5)
+    np.testing.assert_allclose(Z[:, 34:], single.transform(panel[:, 1, :]), atol=1e-5)
 
 
 def test_mean_pooling_is_the_channel_mean_of_raw_embeddings(panel):
     raw = {"pretrained": TINY, "standardize": False}
     Z = TSPulseEmbedder(**raw).fit(panel).transform(panel)
     mean = TSPulseEmbedder(**raw, channel_pooling="mean").fit(panel).transform(panel)
-    np.testing.assert_allclose(mean, (Z[:, :16] + Z[:, 16:]) / 2, atol=1e-6)
+    np.testing.assert_allclose(mean, (Z[:, :34] + Z[:, 34:]) / 2, atol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -56,7 +92,7 @@ def test_fit_transform_equals_fit_then_transform(panel, params):
 def test_standardized_output_has_zero_mean_and_unit_std_on_training_data(panel):
     emb = TSPulseEmbedder(pretrained=TINY, embedding="both").fit(panel)
     Z = emb.transform(panel)
-    assert Z.dtype == np.float32 and Z.shape == (12, 2 * (16 + 128))
+    assert Z.dtype == np.float32 and Z.shape == (12, 2 * (16 + 128 + 2))
     varying = emb.scale_ != 1.0
     assert varying.mean() > 0.9  # the tiny random encoder: a few features may be constant
     np.testing.assert_allclose(Z.mean(axis=0), 0.0, atol=1e-5)
@@ -70,12 +106,12 @@ def test_standardize_false_returns_the_raw_embedding_and_the_map_is_affine(panel
     raw_emb = TSPulseEmbedder(pretrained=TINY, standardize=False).fit(panel)
     assert raw_emb.mean_ is None and raw_emb.scale_ is None
     raw = raw_emb.transform(panel)
-    # raw embeddings of the tiny random encoder are tiny: the reason for the default
-    assert raw.std(axis=0).max() < 0.1
+    # raw token embeddings of the tiny random encoder are tiny: the reason for the default
+    assert raw.reshape(len(panel), 2, 34)[..., :16].std(axis=0).max() < 0.1
     emb = TSPulseEmbedder(pretrained=TINY).fit(panel)
     np.testing.assert_allclose(emb.mean_, raw.astype(np.float64).mean(axis=0), rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(emb.scale_, raw.astype(np.float64).std(axis=0), rtol=1e-4)
-    assert emb.mean_.shape == emb.scale_.shape == (32,)
+    assert emb.mean_.shape == emb.scale_.shape == (68,)
     query = panel[:5, :, :60]  # other series, other length: the same map
     np.testing.assert_allclose(
         emb.transform(query),
@@ -127,7 +163,7 @@ def test_constant_features_are_centred_not_divided_by_zero(panel):
 
 def test_parameters_changing_the_width_after_fit_raise_a_clear_error(panel):
     emb = TSPulseEmbedder(pretrained=TINY).fit(panel)
-    with pytest.raises(ValueError, match="produced 16 features, but was fitted with 32.*fit again"):
+    with pytest.raises(ValueError, match="produced 34 features, but was fitted with 68.*fit again"):
         emb.set_params(channel_pooling="mean").transform(panel)
 
 
@@ -166,19 +202,31 @@ def test_canonical_pipeline_equals_the_scaler_pipeline_and_converges():
     assert canonical.score(X_test, y_test) == scaled.score(X_test, y_test) > 0.6
 
 
-def test_long_series_are_windowed_and_averaged():
+def test_long_series_are_windowed_and_averaged_with_pad_windows():
     rng = np.random.default_rng(0)
     half = rng.normal(size=(3, 64)).astype(np.float32)  # context is 64
     doubled = np.concatenate([half, half], axis=1)
-    emb = TSPulseEmbedder(pretrained=TINY).fit(half)
+    emb = TSPulseEmbedder(pretrained=TINY, length_policy="pad+windows").fit(half)
     np.testing.assert_allclose(emb.transform(doubled), emb.transform(half), atol=1e-6)
+
+
+@pytest.mark.parametrize("policy", ["pad+resample", "resample"])
+def test_long_series_are_resampled_to_the_context_by_default(policy):
+    rng = np.random.default_rng(0)
+    long = rng.normal(size=(3, 1, 200)).astype(np.float32)
+    grid = np.linspace(0, 199, 64)
+    resampled = np.stack([np.interp(grid, np.arange(200), s[0]) for s in long])[:, None].astype(np.float32)
+    params = {"pretrained": TINY, "length_policy": policy, "location_scale": False}
+    emb = TSPulseEmbedder(**params).fit(resampled)
+    np.testing.assert_allclose(emb.transform(long), emb.transform(resampled), atol=1e-4)
+    assert TSPulseEmbedder().length_policy == "pad+resample"
 
 
 def test_short_and_ragged_series(panel):
     emb = TSPulseEmbedder(pretrained=TINY).fit(panel[:, 0, :])
     ragged = [panel[0, 0, :30], panel[1, 0, :], panel[2, 0, :50]]
     Z = emb.transform(ragged)
-    assert Z.shape == (3, 16) and np.isfinite(Z).all()
+    assert Z.shape == (3, 34) and np.isfinite(Z).all()
     # a ragged member embeds exactly as when given alone (up to float32 rounding of
     # the batch, which standardization scales up with the tiny encoder's 1/std)
     np.testing.assert_allclose(Z[0], emb.transform(panel[:1, 0, :30])[0], rtol=1e-5, atol=1e-5)
@@ -267,7 +315,7 @@ def test_set_output_pandas(panel):
     emb = TSPulseEmbedder(pretrained=TINY).set_output(transform="pandas").fit(panel)
     df = emb.transform(panel)
     assert isinstance(df, pd.DataFrame)
-    assert df.shape == (len(panel), 32)
+    assert df.shape == (len(panel), 68)
     assert list(df.columns[:2]) == ["tspulseembedder0", "tspulseembedder1"]
     assert list(emb.get_feature_names_out()) == list(df.columns)
     # fit_transform (the embedder's own, which embeds once) is wrapped too
@@ -281,7 +329,7 @@ def test_checkpoint_path_is_accepted(tmp_path, panel, tiny_model):
     path = save_checkpoint(tiny_model, tmp_path / "mine")
     emb = TSPulseEmbedder(pretrained=str(path)).fit(panel)
     assert emb.card_["model"] == "tspulse"
-    assert emb.transform(panel).shape == (len(panel), 32)
+    assert emb.transform(panel).shape == (len(panel), 68)
 
 
 def test_default_loads_the_shipped_synthetic_checkpoint_offline(panel):
@@ -291,7 +339,7 @@ def test_default_loads_the_shipped_synthetic_checkpoint_offline(panel):
     assert training["data"]["source"] == "mixed" and training["finished"] is True
     assert training["samples_seen"] >= 100_000
     assert emb.model_.config.context_length == 512
-    assert emb.transform(panel).shape == (len(panel), 2 * 240)
+    assert emb.transform(panel).shape == (len(panel), 2 * (240 + 48 + 2))
 
 
 @pytest.mark.slow

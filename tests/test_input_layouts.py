@@ -240,7 +240,8 @@ def test_non_finite_embeddings_raise_instead_of_being_returned(monkeypatch):
     import torch
 
     X = np.random.default_rng(0).normal(size=(4, 64))
-    emb = TSPulseEmbedder(pretrained=TINY, device="cpu").fit(X)
+    emb = TSPulseEmbedder(pretrained=TINY, embedding="semantic", location_scale=False, device="cpu")
+    emb.fit(X)
     width = emb.transform(X).shape[1]
     monkeypatch.setattr(
         emb.model_, "embed", lambda x, observed, kind: torch.full((len(x), 1, width), np.nan)

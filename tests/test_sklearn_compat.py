@@ -53,8 +53,9 @@ def test_grid_search_over_embedder_parameter(gunpoint):
         _pipeline(), {"emb__embedding": ["semantic", "both"]}, cv=3, error_score="raise"
     ).fit(X_train, y_train)
     # the searched value reaches the embedder inside the refitted pipeline:
-    # the tiny model's univariate widths are 16 (semantic) and 16 + 128 (both)
-    width = {"semantic": 16, "both": 16 + 128}[search.best_params_["emb__embedding"]]
+    # the tiny model's univariate widths are 16 (semantic) and 16 + 128 (both),
+    # plus the location and log-scale
+    width = {"semantic": 16, "both": 16 + 128}[search.best_params_["emb__embedding"]] + 2
     assert search.best_estimator_.named_steps["clf"].n_features_in_ == width
 
 

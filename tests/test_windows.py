@@ -118,3 +118,42 @@ def test_points_from_windows_checks_its_arguments():
         points_from_windows(np.zeros((len(w), 3)), w, per="point")
     with pytest.raises(ValueError, match="one row per window"):
         points_from_windows(np.zeros(len(w) + 1), w, per="window")
+
+
+def test_resample_policy_interpolates_linearly_and_propagates_missing_points():
+    values = np.arange(5, dtype=np.float32).reshape(1, 1, 5) ** 2  # 0 1 4 9 16
+    observed = np.ones_like(values, dtype=bool)
+    observed[0, 0, 2] = False
+    w = context_windows(_panel(values, observed=observed), context=9, policy="resample")
+    assert w.values.shape == (1, 1, 9) and w.owner.tolist() == [0]
+    np.testing.assert_allclose(w.values[0, 0, ::2], [0, 1, 4, 9, 16])
+    np.testing.assert_allclose(w.values[0, 0, [1, 7]], [0.5, 12.5])
+    # points 3-5 interpolate from or fall on the missing point
+    np.testing.assert_array_equal(w.observed[0, 0], [1, 1, 1, 0, 0, 0, 1, 1, 1])
+
+
+@pytest.mark.parametrize(
+    "policy, short_padded, long_windows",
+    [("pad+windows", True, 3), ("pad+resample", True, 1), ("resample", False, 1)],
+)
+def test_policies_per_length_regime(policy, short_padded, long_windows):
+    values = np.zeros((2, 1, 20), np.float32)
+    values[0, 0] = np.arange(20)
+    values[1, 0, :4] = [1, 2, 3, 4]
+    observed = np.zeros_like(values, dtype=bool)
+    observed[0] = True
+    observed[1, :, :4] = True
+    w = context_windows(_panel(values, [20, 4], observed), context=8, policy=policy)
+    assert w.owner.tolist() == [0] * long_windows + [1]
+    short = w.values[-1, 0]
+    if short_padded:
+        np.testing.assert_array_equal(short, [0, 0, 0, 0, 1, 2, 3, 4])
+    else:
+        np.testing.assert_allclose(short, np.linspace(1, 4, 8), rtol=1e-6)
+    if long_windows == 1:
+        np.testing.assert_allclose(w.values[0, 0], np.linspace(0, 19, 8), rtol=1e-6)
+
+
+def test_unknown_policy_is_refused():
+    with pytest.raises(ValueError, match="policy must be one of"):
+        context_windows(_panel(np.zeros((1, 1, 4))), context=4, policy="stretch")

@@ -1,19 +1,29 @@
 """Length policy: fit any series to an encoder's fixed context.
 
-* **Shorter than the context**: left-padded. The series ends at the end of the
-  window, and the padding is marked unobserved, so the encoder treats it as
-  masked (RevIN statistics ignore it, whole padded patches become the mask
-  token).
-* **Longer than the context**: cut into ``ceil(length / context)`` windows
-  spread evenly from the start to the end (the first starts at 0, the last
-  ends at the last point; neighbours overlap when the length is not a multiple
-  of the context). Their embeddings are averaged (:func:`pool_windows`).
+Three policies (``policy=`` of :func:`context_windows`), named by what they
+do to a series shorter and to one longer than the context:
 
-Why windows and not resampling: the encoder was pretrained at its native
-sampling rate, and its FFT heads and patch size are tied to it; resampling a
-long series to the context would change every period and drop fine detail,
-while windows keep the data as seen in pretraining, lose nothing, and cost time
-linear in the length.
+* ``"pad+windows"``: a **shorter** series is left-padded: it ends at the end
+  of the window, and the padding is marked unobserved, so the encoder treats
+  it as masked (RevIN statistics ignore it, whole padded patches become the
+  mask token). A **longer** series is cut into ``ceil(length / context)``
+  windows spread evenly from the start to the end (the first starts at 0, the
+  last ends at the last point; neighbours overlap when the length is not a
+  multiple of the context), whose embeddings are averaged
+  (:func:`pool_windows`).
+* ``"pad+resample"``: shorter series padded as above, longer ones linearly
+  resampled to the context (one window).
+* ``"resample"``: every series linearly resampled to the context.
+
+A point of a resampled series is observed when the points it interpolates
+are. Windows keep the data at the sampling rate seen in pretraining and lose
+no detail, which is what reconstruction (anomaly scores, imputation) needs;
+they are the policy of every point-wise estimator. A whole-series
+*embedding* is another matter: on the 36 selection sets
+(``benchmarks/dev_embedding_readout.py``) resampling tied with padding on
+series shorter than the context and beat windows on longer ones by 6 points
+of frozen-probe accuracy, so :class:`sslts.TSPulseEmbedder` defaults to
+``"pad+resample"``.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ import numpy as np
 from sslts._validation import Panel, Series
 
 __all__ = [
+    "LENGTH_POLICIES",
     "ContextWindows",
     "SlidingWindows",
     "context_windows",
@@ -35,11 +46,15 @@ __all__ = [
 class ContextWindows:
     """Windows of a panel at the encoder's context length.
 
-    Attributes
+    The arguments are kept as attributes of the same names.
+
+    Parameters
     ----------
-    values : ndarray (n_windows, n_channels, context), float32
+    values : ndarray of shape (n_windows, n_channels, context), float32
+        The windows.
     observed : ndarray of bool, same shape
-    owner : ndarray of int (n_windows,)
+        False where a value is missing or is left padding.
+    owner : ndarray of int of shape (n_windows,)
         Index of the series each window comes from.
     """
 
@@ -58,6 +73,26 @@ def window_starts(length: int, context: int) -> np.ndarray:
         return np.zeros(1, dtype=int)
     n_windows = -(-length // context)
     return np.round(np.linspace(0, length - context, n_windows)).astype(int)
+
+
+#: The policies of :func:`context_windows`.
+LENGTH_POLICIES = ("pad+resample", "pad+windows", "resample")
+
+
+def _resampled(
+    values: np.ndarray, observed: np.ndarray, length: int, context: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Series of ``length`` points linearly resampled to ``context``: (n, 1, C, context)."""
+    values, observed = values[..., :length], observed[..., :length]
+    position = np.linspace(0, length - 1, context)
+    left = np.floor(position).astype(int)
+    right = np.minimum(left + 1, length - 1)
+    weight = (position - left).astype(np.float32)
+    out_v = values[..., left] * (1 - weight) + values[..., right] * weight
+    # An interpolated point is observed when both of its neighbours are (or it
+    # falls exactly on an observed point).
+    out_o = observed[..., left] & (observed[..., right] | (weight == 0))
+    return out_v[:, None].astype(np.float32), out_o[:, None]
 
 
 def _group_windows(
@@ -81,8 +116,27 @@ def _group_windows(
     )
 
 
-def context_windows(panel: Panel, context: int) -> ContextWindows:
-    """Apply the length policy to every series of ``panel``.
+def context_windows(panel: Panel, context: int, policy: str = "pad+windows") -> ContextWindows:
+    """Apply a length policy to every series of ``panel``.
+
+    Parameters
+    ----------
+    panel : Panel
+        A checked panel (from :mod:`sslts._validation`).
+    context : int
+        Window length: the encoder's context length.
+    policy : {"pad+windows", "pad+resample", "resample"}, default="pad+windows"
+        ``"pad+windows"``: series of at most ``context`` points become one
+        left-padded window, longer ones are cut into ``ceil(length /
+        context)`` windows spread evenly from their first to their last
+        point. ``"pad+resample"``: longer ones are resampled to the context
+        instead. ``"resample"``: every series becomes one window, linearly
+        resampled (see the module docstring).
+
+    Returns
+    -------
+    ContextWindows
+        The windows of every series, in series order.
 
     Examples
     --------
@@ -92,14 +146,20 @@ def context_windows(panel: Panel, context: int) -> ContextWindows:
     >>> w = context_windows(panel, context=4)
     >>> w.values.shape, w.owner.tolist()
     ((6, 1, 4), [0, 0, 0, 1, 1, 1])
+    >>> context_windows(panel, context=4, policy="resample").values.shape
+    (2, 1, 4)
     """
+    if policy not in LENGTH_POLICIES:
+        raise ValueError(f"policy must be one of {LENGTH_POLICIES}, got {policy!r}")
     observed = (
         np.ones(panel.values.shape, bool) if panel.observed is None else panel.observed
     )
     parts_v, parts_o, parts_owner = [], [], []
     for length in np.unique(panel.lengths):
         rows = np.flatnonzero(panel.lengths == length)
-        v, o = _group_windows(panel.values[rows], observed[rows], int(length), context)
+        resample = policy == "resample" or (policy == "pad+resample" and length > context)
+        make = _resampled if resample else _group_windows
+        v, o = make(panel.values[rows], observed[rows], int(length), context)
         parts_v.append(v.reshape(-1, *v.shape[2:]))
         parts_o.append(o.reshape(-1, *o.shape[2:]))
         parts_owner.append(np.repeat(rows, v.shape[1]))
@@ -113,7 +173,22 @@ def context_windows(panel: Panel, context: int) -> ContextWindows:
 
 
 def pool_windows(embeddings: np.ndarray, owner: np.ndarray, n_instances: int) -> np.ndarray:
-    """Average window embeddings per series: ``(n_windows, ...) -> (n_instances, ...)``."""
+    """Average window embeddings per series: ``(n_windows, ...) -> (n_instances, ...)``.
+
+    Parameters
+    ----------
+    embeddings : ndarray of shape (n_windows, ...)
+        One row per window.
+    owner : ndarray of int of shape (n_windows,)
+        Index of the series each window comes from (``ContextWindows.owner``).
+    n_instances : int
+        Number of series.
+
+    Returns
+    -------
+    ndarray of shape (n_instances, ...), float32
+        The mean of each series' window rows.
+    """
     sums = np.zeros((n_instances, *embeddings.shape[1:]), dtype=np.float64)
     np.add.at(sums, owner, embeddings)
     counts = np.bincount(owner, minlength=n_instances).reshape(-1, *[1] * (embeddings.ndim - 1))
@@ -123,9 +198,12 @@ def pool_windows(embeddings: np.ndarray, owner: np.ndarray, n_instances: int) ->
 class SlidingWindows:
     """Sliding windows over one series, channel-major for the encoders.
 
-    Attributes
+    The arguments are kept as attributes of the same names.
+
+    Parameters
     ----------
-    values : ndarray (n_windows, n_channels, length), float32
+    values : ndarray of shape (n_windows, n_channels, length), float32
+        The windows.
     observed : ndarray of bool, same shape
         False where the series is missing or where a window reaches before
         the start of a series shorter than ``length`` (left padding).
@@ -158,6 +236,20 @@ def sliding_windows(series: Series, length: int, stride: int) -> SlidingWindows:
     Every point is covered: the last window always ends at the last point
     (so the final stride may be shorter). A series shorter than ``length``
     gives one left-padded window, its padding unobserved.
+
+    Parameters
+    ----------
+    series : Series
+        A checked series (from :mod:`sslts._validation`).
+    length : int
+        Points per window.
+    stride : int
+        Points between the starts of consecutive windows.
+
+    Returns
+    -------
+    SlidingWindows
+        The windows, their observed masks and start indices.
 
     Examples
     --------
