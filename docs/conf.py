@@ -95,8 +95,10 @@ sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
     # every example runs during the build (each well under a minute on one CPU
-    # thread) except the sktime benchmark, which takes several minutes: it is
-    # shown with its code but not executed.
+    # thread) except the sktime benchmark: about 30 s once numba has cached
+    # sktime's MiniRocket and DTW kernels, but 1.5-2 min in a fresh environment
+    # (measured 100 s), over the 60 s per example that tests/test_docs.py
+    # allows; it is shown with its code but not executed.
     "filename_pattern": r"^((?!sktime_benchmark).)*$",
     "ignore_pattern": r"__init__\.py",
     "download_all_examples": False,

@@ -3,22 +3,55 @@ import pytest
 from sslts.cli import main
 
 
+def _demo_rows(out):
+    """``{method label: (accuracy, fit seconds, predict seconds)}`` of the demo table."""
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("method"))
+    rows = {}
+    for line in lines[header + 2:]:
+        cells = line.split("  ")
+        if len(cells) < 5:
+            break
+        label = cells[0].strip()
+        accuracy, fit_s, predict_s = line.split()[-3:]
+        rows[label] = (float(accuracy.rstrip("*")), float(fit_s), float(predict_s))
+    return rows
+
+
 def test_demo_prints_a_result_table(capsys):
-    assert main(["demo", "--pretrained", "tspulse-tiny-random"]) == 0
+    """Quick run: tiny checkpoint, one fine-tuning epoch, MiniRocket left out."""
+    argv = ["demo", "--pretrained", "tspulse-tiny-random", "--max-epochs", "1",
+            "--methods", "tspulse", "finetuned", "random-init", "raw"]
+    assert main(argv) == 0
     out = capsys.readouterr().out
     assert "GunPoint" in out
-    lines = [line for line in out.splitlines() if "LogisticRegression()" in line]
-    assert len(lines) == 4
-    # the canonical pipeline first, then its unstandardized variant and the baselines
-    assert lines[0].startswith(
-        "TSPulseEmbedder(pretrained='tspulse-tiny-random') + LogisticRegression()"
-    )
-    assert "standardize=False" in lines[1]
-    assert "random init" in lines[2] and "no encoder" in lines[3]
-    for line in lines:
-        converged, accuracy = line.split()[-3:-1]
-        assert converged in ("yes", "no")
-        assert 0.0 <= float(accuracy) <= 1.0
+    rows = _demo_rows(out)
+    # the canonical pipeline first, labelled as users type it
+    assert list(rows) == [
+        "TSPulseEmbedder(pretrained='tspulse-tiny-random') + LogisticRegression()",
+        "TSPulseClassifier(pretrained='tspulse-tiny-random', max_epochs=1)",
+        "TSPulseEmbedder(pretrained=None) + LogisticRegression()",
+        "StandardScaler() + LogisticRegression()",
+    ]
+    for accuracy, fit_s, predict_s in rows.values():
+        assert 0.0 <= accuracy <= 1.0 and fit_s >= 0 and predict_s >= 0
+    assert "recommended" in out and "bench_classification_suite.py" in out
+
+
+def test_demo_rejects_an_unknown_method(capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--methods", "knn"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_compares_with_minirocket(capsys):
+    """MiniRocket runs (numba is a dependency) and leads its reference row."""
+    argv = ["demo", "--pretrained", "tspulse-tiny-random", "--methods", "tspulse", "minirocket"]
+    assert main(argv) == 0
+    rows = _demo_rows(capsys.readouterr().out)
+    assert list(rows)[1] == "MiniRocket() + RidgeClassifierCV()"
+    assert rows["MiniRocket() + RidgeClassifierCV()"][0] > 0.9  # 0.993 on GunPoint
 
 
 def test_checkpoints_lists_the_shipped_ones(capsys):
