@@ -11,7 +11,8 @@
    then ``y`` (``_check_y``);
 3. open the scikit-learn callback context (one subtask per epoch for
    estimators with ``max_epochs``);
-4. seed torch from ``random_state`` (the caller's random state is restored);
+4. give the fit its own random generators, seeded from ``random_state``
+   (:func:`sslts._torch.seeded`: thread-safe, global random states untouched);
 5. call the subclass's ``_fit(data, y)``.
 
 Subclasses implement ``_fit`` and their output methods, and use the small

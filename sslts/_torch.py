@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
+from sslts.models._random import RandomSource, using
+
 __all__ = ["resolve_device", "seeded", "tensor_batches", "torch_seed"]
 
 
@@ -31,16 +33,39 @@ def torch_seed(random_state: int | np.random.RandomState | None) -> int:
 
 
 @contextlib.contextmanager
-def seeded(random_state: int | np.random.RandomState | None) -> Iterator[None]:
-    """Run a block with torch's RNGs seeded, restoring the caller's RNG state after.
+def seeded(random_state: int | np.random.RandomState | None) -> Iterator[RandomSource]:
+    """Run a block (a fit) with its own random generators, seeded from ``random_state``.
 
-    The global torch generator (and the CUDA ones when CUDA is in use) is
-    forked, so fitting an estimator never disturbs the user's random streams.
+    The block gets a :class:`~sslts.models._random.RandomSource` (a
+    ``torch.Generator`` per device, seeded with :func:`torch_seed`), active
+    in this thread only: weight initialisation, masks, dropout, views and
+    batch shuffling inside the block draw from it (see
+    :mod:`sslts.models._random`). Torch's and numpy's global generators are
+    neither used nor reseeded, so fits running in parallel threads give the
+    results they give alone, and the caller's random streams are untouched.
+    As everywhere in scikit-learn, ``random_state=None`` draws the seed from
+    numpy's global generator, and a ``RandomState`` instance is advanced.
+
+    Yields
+    ------
+    RandomSource
+        The block's source (:meth:`~sslts.models._random.RandomSource.reseed`
+        restarts it).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sslts.models import TSPulse, TSPulseConfig
+    >>> before = torch.get_rng_state()
+    >>> with seeded(0):
+    ...     a = TSPulse(TSPulseConfig(context_length=32, n_layers=1, n_registers=2))
+    >>> with seeded(0):
+    ...     b = TSPulse(TSPulseConfig(context_length=32, n_layers=1, n_registers=2))
+    >>> torch.equal(a.registers, b.registers), torch.equal(torch.get_rng_state(), before)
+    (True, True)
     """
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(torch_seed(random_state))
-        yield
+    with using(RandomSource(torch_seed(random_state))) as source:
+        yield source
 
 
 def tensor_batches(

@@ -25,7 +25,7 @@ always a panel or a transposed series -- and is refused with a message that
 says how to pass either.
 
 For every layout, NaN marks a missing value (where the estimator allows it),
-infinite, complex and non-numeric values are refused, and so are magnitudes
+infinite, complex, date/time and non-numeric values are refused, and so are magnitudes
 above :data:`MAX_ABS_VALUE`, beyond which the float32 arithmetic of the
 models (RevIN squares values; window statistics sum squares) would overflow.
 ``n_features_in_`` of a fitted estimator counts *channels*.
@@ -145,7 +145,7 @@ def _refuse_sparse(X: Any) -> None:
 def _numeric(X: Any, name: str, allow_nan: bool, ensure_2d: bool, estimator: Any) -> np.ndarray:
     """``X`` as float64 with sklearn's checks, complex and huge values refused."""
     _refuse_sparse(X)
-    raw = X if isinstance(X, (pd.DataFrame, pd.Series)) else np.asarray(X)
+    raw = X if isinstance(X, (pd.DataFrame, pd.Series)) else _as_array(X, name)
     dtype = getattr(raw, "dtypes", getattr(raw, "dtype", None))
     kinds = [d.kind for d in dtype] if isinstance(dtype, pd.Series) else [getattr(dtype, "kind", "")]
     if "c" in kinds:
@@ -153,17 +153,28 @@ def _numeric(X: Any, name: str, allow_nan: bool, ensure_2d: bool, estimator: Any
             f"Complex data not supported: {name} got complex values. Pass the real part, "
             "the magnitude, or both as separate channels."
         )
-    arr = check_array(
-        X,
-        dtype=np.float64,
-        allow_nd=True,
-        ensure_2d=ensure_2d,
-        ensure_all_finite="allow-nan" if allow_nan else True,
-        ensure_min_samples=1,
-        ensure_min_features=1,
-        estimator=estimator,
-        input_name="X",
-    )
+    if "M" in kinds or "m" in kinds:
+        raise ValueError(
+            f"{name} got dates or time spans (datetime64/timedelta64) as values; pass "
+            "the measurements as numbers (time stamps belong in the index)."
+        )
+    try:
+        arr = check_array(
+            X,
+            dtype=np.float64,
+            allow_nd=True,
+            ensure_2d=ensure_2d,
+            ensure_all_finite="allow-nan" if allow_nan else True,
+            ensure_min_samples=1,
+            ensure_min_features=1,
+            estimator=estimator,
+            input_name="X",
+        )
+    except OverflowError as exc:  # Python integers beyond the float range
+        raise ValueError(
+            f"{name} got a value too large for a float ({exc}); the models accept "
+            f"magnitudes up to {MAX_ABS_VALUE:.0e}. Rescale X."
+        ) from exc
     with np.errstate(invalid="ignore"):
         peak = np.nanmax(np.abs(arr)) if arr.size and not np.isnan(arr).all() else 0.0
     if peak > MAX_ABS_VALUE:
@@ -173,6 +184,21 @@ def _numeric(X: Any, name: str, allow_nan: bool, ensure_2d: bool, estimator: Any
             "and sums overflow). Rescale X, e.g. divide it by a power of ten."
         )
     return arr
+
+
+def _as_array(X: Any, name: str) -> np.ndarray:
+    """``np.asarray(X)``, with a clear message for nested sequences of unequal lengths."""
+    try:
+        return np.asarray(X)
+    except ValueError as exc:
+        if "inhomogeneous" not in str(exc):
+            raise
+        raise ValueError(
+            f"{name} could not read X as an array: its nested sequences differ in length "
+            f"({exc}). Series of different lengths are passed as a list of 1D "
+            "(n_timepoints,) or 2D (n_channels, n_timepoints) arrays, whose channels "
+            "have one length per series."
+        ) from exc
 
 
 # ---------------------------------------------------------------- layouts
@@ -206,22 +232,70 @@ def _from_pandas_panel(X: Any, name: str) -> np.ndarray | list[np.ndarray]:
         candidates = ["df-list"]
     elif isinstance(X.index, pd.MultiIndex):
         candidates = ["pd-multiindex"]
+        _check_multiindex(X, name)
     else:
         candidates = ["nested_univ"]
-    valid, messages, metadata = check_is_mtype(
-        X, mtype=candidates, scitype="Panel", return_metadata=["is_equal_length"],
-        msg_return_dict="dict",
-    )
-    if not valid:
-        details = "; ".join(f"{k}: {v}" for k, v in dict(messages).items())
+        _check_nested_cells(X, name)
+    try:
+        valid, messages, metadata = check_is_mtype(
+            X, mtype=candidates, scitype="Panel", return_metadata=["is_equal_length"],
+            msg_return_dict="dict",
+        )
+        if not valid:
+            details = "; ".join(f"{k}: {v}" for k, v in dict(messages).items())
+            raise ValueError(details)
+        if metadata["is_equal_length"]:
+            return np.asarray(convert_to(X, to_type="numpy3D", as_scitype="Panel"))
+        frames = convert_to(X, to_type="df-list", as_scitype="Panel")
+    except Exception as exc:  # sktime fails on malformed input in many ways
         raise ValueError(
             f"{name} could not read X as the sktime panel layout {candidates[0]!r}: "
-            f"{details}"
-        )
-    if metadata["is_equal_length"]:
-        return np.asarray(convert_to(X, to_type="numpy3D", as_scitype="Panel"))
-    frames = convert_to(X, to_type="df-list", as_scitype="Panel")
+            f"{exc}"
+        ) from exc
     return [frame.to_numpy().T for frame in frames]
+
+
+def _check_multiindex(X: pd.DataFrame, name: str) -> None:
+    """A ``pd-multiindex`` frame has two index levels (instance, time), none missing."""
+    layout = (
+        f"{name} read X as the sktime panel layout 'pd-multiindex' (rows indexed by "
+        "(instance, time), one column per channel)"
+    )
+    if X.index.nlevels != 2:
+        raise ValueError(f"{layout}, but its index has {X.index.nlevels} levels, not 2")
+    if X.index.to_frame().isna().to_numpy().any():
+        raise ValueError(f"{layout}, but some instance or time labels are missing (NaN)")
+
+
+def _check_nested_cells(X: pd.DataFrame, name: str) -> None:
+    """Every cell of a ``nested_univ`` frame is a ``pd.Series``, one length per row.
+
+    sktime checks neither, and converts channels of different lengths by
+    cutting them to the first channel's length.
+    """
+    layout = (
+        f"{name} read X as the sktime panel layout 'nested_univ' (one row per "
+        "instance, one pd.Series per channel)"
+    )
+    lengths = []
+    for column in X.columns:
+        cells = X[column].tolist()
+        for row, cell in enumerate(cells):
+            if not isinstance(cell, pd.Series):
+                raise TypeError(
+                    f"{layout}, but the cell in row {row}, column {column!r} is a "
+                    f"{type(cell).__name__}, not a pd.Series"
+                )
+        lengths.append([len(cell) for cell in cells])
+    by_row = np.array(lengths).T  # (rows, channels)
+    uneven = np.flatnonzero(by_row.min(axis=1) != by_row.max(axis=1))
+    if uneven.size:
+        row = int(uneven[0])
+        raise ValueError(
+            f"{layout}, but the channels of row {row} differ in length "
+            f"({by_row[row].tolist()}); give the channels of one instance equal "
+            "lengths (NaN marks missing values)"
+        )
 
 
 def _refuse_panel_shape(X: Any, name: str) -> None:
@@ -249,6 +323,7 @@ def _panel_series(X: Any, name: str, allow_nan: bool, estimator: Any) -> np.ndar
         series = []
         for i, x in enumerate(X):
             _refuse_sparse(x)
+            x = _as_array(x, f"{name} (series {i})")
             if np.ndim(x) not in (1, 2):
                 raise ValueError(
                     f"{name}: each series in a list must be 1D (n_timepoints,) or 2D "
@@ -327,13 +402,15 @@ def check_panel(X: Any, *, estimator: Any, reset: bool, allow_nan: bool = False)
     Raises
     ------
     TypeError
-        For sparse input or a list mixing pandas and other objects.
+        For sparse input, a list mixing pandas and other objects, or a
+        ``nested_univ`` frame with a cell that is not a ``pd.Series``.
     ValueError
         For 1D input, empty lists, arrays of more than 3 dimensions, empty or
-        zero-length series, non-numeric, complex, infinite or too large
-        values, NaN when not allowed, series with no observed value, a
-        pandas layout sktime does not recognise, or a channel count different
-        from the one seen in fit.
+        zero-length series, non-numeric, complex, date/time, infinite or too
+        large values, NaN when not allowed, series with no observed value, a
+        pandas layout sktime does not recognise (or a ``nested_univ`` row
+        whose channels differ in length), or a channel count different from
+        the one seen in fit.
     """
     name = _name(estimator)
     panel = _to_panel(_panel_series(X, name, allow_nan, estimator))
@@ -410,7 +487,7 @@ def check_series(
         For panel layouts (3D arrays, lists of series, nested or
         multi-indexed DataFrames), 2D input with more columns than rows, a
         series shorter than ``min_length``, zero channels, non-numeric,
-        complex, infinite or too large values, NaN when not allowed, a
+        complex, date/time, infinite or too large values, NaN when not allowed, a
         channel that is entirely missing, or a channel count different from
         ``fit``.
     """

@@ -29,6 +29,7 @@ from sslts.data.windows import context_windows
 from sslts.models import TSPulse
 from sslts.models.heads import FINETUNE_PARTS, TSPulseForClassification
 from sslts.pretrained import initial_model
+from sslts.training.net import SeededDataLoader
 
 __all__ = ["TSPulseClassifier"]
 
@@ -262,7 +263,9 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
             batch_size=self.batch_size,
             train_split=train_split,
             classes=np.arange(len(self.classes_)),
+            iterator_train=SeededDataLoader,
             iterator_train__shuffle=True,
+            iterator_valid=SeededDataLoader,
             callbacks=callbacks,
             device=str(self._device()),
             verbose=int(bool(self.verbose)),

@@ -19,6 +19,7 @@ from sslts._validation import Series
 from sslts.anomaly._base import WINDOW_CONSTRAINT, BaseSeriesDetector, resolve_window
 from sslts.data.windows import SlidingWindows, points_from_windows, sliding_windows
 from sslts.models.deepsvdd import DeepSVDDNetwork
+from sslts.training.net import SeededDataLoader
 
 __all__ = ["DeepSVDDAnomalyDetector", "KMeansAnomalyDetector"]
 
@@ -265,6 +266,7 @@ class DeepSVDDAnomalyDetector(_WindowDetector):
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=min(self.batch_size, len(X)),
+            iterator_train=SeededDataLoader,
             iterator_train__shuffle=True,
             train_split=None,
             device=str(device),

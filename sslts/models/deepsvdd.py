@@ -15,9 +15,12 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from sslts.models._random import init_from_active_generator
+
 __all__ = ["DeepSVDDNetwork"]
 
 
+@init_from_active_generator
 class DeepSVDDNetwork(nn.Module):
     """Bias-free MLP with a one-class center.
 

@@ -27,6 +27,7 @@ import copy
 import torch
 from torch import nn
 
+from sslts.models._random import active_generator, init_from_active_generator
 from sslts.models.layers import FastDropout, GatedAttention, MixerStack
 from sslts.models.masking import mixed_mask
 from sslts.models.tspulse import TSPulse
@@ -37,6 +38,7 @@ __all__ = ["ChannelMixer", "TSLens", "TSPulseForClassification", "FINETUNE_PARTS
 FINETUNE_PARTS = ("head", "embeddings", "all")
 
 
+@init_from_active_generator
 class ChannelMixer(nn.Module):
     """Residual MLP across channels of ``(batch, channels, tokens, features)``.
 
@@ -64,6 +66,7 @@ class ChannelMixer(nn.Module):
         return x + h.movedim(-1, 1)
 
 
+@init_from_active_generator
 class TSLens(nn.Module):
     """TSLens classification head over backbone tokens ``(batch, channels, tokens, d)``.
 
@@ -140,6 +143,7 @@ class TSLens(nn.Module):
         return self.classifier(self.dropout(h.flatten(1)))
 
 
+@init_from_active_generator
 class TSPulseForClassification(nn.Module):
     """A TSPulse backbone with a :class:`TSLens` head: ``(x, observed) -> logits``.
 
@@ -237,7 +241,13 @@ class TSPulseForClassification(nn.Module):
         hidden = torch.zeros_like(x, dtype=torch.bool) if observed is None else ~observed
         if self.training and self.mask_ratio > 0:
             drawn = mixed_mask(
-                x.shape[0], context, enc.config.patch_length, self.mask_ratio, 0.0, device=x.device
+                x.shape[0],
+                context,
+                enc.config.patch_length,
+                self.mask_ratio,
+                0.0,
+                device=x.device,
+                generator=active_generator(x.device),
             )
             hidden = hidden | drawn[:, None, :]
         scaled, _, _ = enc.revin(x, ~hidden)

@@ -30,7 +30,8 @@ import torch
 from torch import nn
 
 from sslts.models._config import ConfigDictMixin
-from sslts.models.layers import RevIN
+from sslts.models._random import init_from_active_generator
+from sslts.models.layers import RevIN, use_generator_dropout
 
 __all__ = [
     "CodebookOutput",
@@ -266,7 +267,11 @@ def coarse_view(scaled: torch.Tensor, n_patches: int) -> torch.Tensor:
 def _transformer(
     width: int, heads: int, layers: int, expansion: int, dropout: float
 ) -> nn.TransformerEncoder:
-    """Pre-norm ``batch_first`` Transformer encoder (GELU) with a final LayerNorm."""
+    """Pre-norm ``batch_first`` Transformer encoder (GELU) with a final LayerNorm.
+
+    Its dropout draws from the fit's generator (see
+    :func:`~sslts.models.layers.use_generator_dropout`).
+    """
     layer = nn.TransformerEncoderLayer(
         width,
         heads,
@@ -277,10 +282,14 @@ def _transformer(
         norm_first=True,
     )
     return nn.TransformerEncoder(
-        layer, layers, norm=nn.LayerNorm(width), enable_nested_tensor=False
+        use_generator_dropout(layer),
+        layers,
+        norm=nn.LayerNorm(width),
+        enable_nested_tensor=False,
     )
 
 
+@init_from_active_generator
 class PatchEncoder(nn.Module):
     """Channel-independent patch Transformer: the shared backbone of the JEPAs.
 
@@ -442,6 +451,7 @@ class CodebookOutput(NamedTuple):
     quantised: torch.Tensor  # (..., D): probabilities @ prototypes
 
 
+@init_from_active_generator
 class SoftCodebook(nn.Module):
     """Soft codebook bottleneck (paper Eq. 3).
 
@@ -481,6 +491,7 @@ class SoftCodebook(nn.Module):
         return CodebookOutput(probabilities, probabilities @ self.prototypes)
 
 
+@init_from_active_generator
 class _CodeSequencePredictor(nn.Module):
     """Shared front of the predictors: embed the context code sequence, add positions.
 
@@ -505,6 +516,7 @@ class _CodeSequencePredictor(nn.Module):
         return self.input(codes.reshape(-1, n, width)) + self.position[:n]
 
 
+@init_from_active_generator
 class FinePredictor(_CodeSequencePredictor):
     """Patch-level predictor: context code sequence -> target window, patch by patch.
 
@@ -534,6 +546,7 @@ class FinePredictor(_CodeSequencePredictor):
         return logits, self.latent_head(h)
 
 
+@init_from_active_generator
 class CoarsePredictor(_CodeSequencePredictor):
     """Window-level predictor (paper Eq. 4): a learnable query cross-attends to the codes.
 
@@ -562,7 +575,7 @@ class CoarsePredictor(_CodeSequencePredictor):
             norm_first=True,
         )
         self.decoder = nn.TransformerDecoder(
-            layer, cfg.predictor_layers, norm=nn.LayerNorm(width)
+            use_generator_dropout(layer), cfg.predictor_layers, norm=nn.LayerNorm(width)
         )
         self.head = nn.Linear(width, cfg.codebook_size if cfg.use_codebook else cfg.d_model)
 
@@ -574,6 +587,7 @@ class CoarsePredictor(_CodeSequencePredictor):
         return self.head(out).view(*codes.shape[:-2], -1)
 
 
+@init_from_active_generator
 class PatchDecoder(nn.Module):
     """Reconstruct each patch (RevIN-scaled) from its soft-quantised latent.
 
@@ -655,6 +669,7 @@ class MTSJEPAOutput(NamedTuple):
     target_coarse_latent: torch.Tensor | None  # (B, C, D)
 
 
+@init_from_active_generator
 class MTSJEPA(nn.Module):
     """MTS-JEPA: online encoder + soft codebook, predictors, decoder, EMA target.
 

@@ -10,6 +10,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from sslts.models._random import init_from_active_generator
+
 __all__ = ["DINOHead", "PatchReconstructionHead", "ProjectionHead"]
 
 
@@ -26,6 +28,7 @@ def _mlp(d_in: int, hidden: int, d_out: int, n_layers: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+@init_from_active_generator
 class ProjectionHead(nn.Module):
     """An MLP projector (GELU between layers, linear output).
 
@@ -56,6 +59,7 @@ class ProjectionHead(nn.Module):
         return self.mlp(z)
 
 
+@init_from_active_generator
 class DINOHead(nn.Module):
     """DINO head: MLP, L2-normalised bottleneck, weight-normalised prototypes.
 
@@ -107,6 +111,7 @@ class DINOHead(nn.Module):
         return F.linear(h, F.normalize(self.prototypes, dim=-1))
 
 
+@init_from_active_generator
 class PatchReconstructionHead(nn.Module):
     """Linear map from each patch token back to its ``patch_length`` values.
 

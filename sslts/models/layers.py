@@ -12,6 +12,11 @@ large ``X @ W.T`` over ``(tokens * series, features)``, with no transposes or
 broadcast copies between layers. The arithmetic is the same as in the
 ``(..., tokens, features)`` path, which training keeps (so dropout draws the
 same masks for the same seed).
+
+Dropout (:class:`FastDropout`, and the attention dropout of
+:class:`GeneratorMultiheadAttention`) draws from the generator of the running
+fit (:mod:`sslts.models._random`); :func:`use_generator_dropout` converts
+torch's own Transformer layers to them.
 """
 
 from __future__ import annotations
@@ -20,14 +25,55 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from sslts.models._random import active_generator, init_from_active_generator
+
 __all__ = [
     "FastDropout",
     "GatedAttention",
+    "GeneratorMultiheadAttention",
     "MixerLayer",
     "MixerStack",
     "RevIN",
+    "fast_dropout",
     "mix_token_major",
+    "use_generator_dropout",
 ]
+
+
+def fast_dropout(
+    x: torch.Tensor,
+    p: float,
+    generator: torch.Generator | None = None,
+    inplace: bool = False,
+) -> torch.Tensor:
+    """Training-mode dropout of ``x`` with 16 random bits per element (see :class:`FastDropout`).
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Any shape and device.
+    p : float
+        Probability of zeroing an element, in ``[0, 1]``.
+    generator : torch.Generator, optional
+        Random source on ``x``'s device (torch's global generator when None).
+    inplace : bool, default=False
+        Scale ``x`` itself.
+
+    Returns
+    -------
+    torch.Tensor
+        ``x`` with the dropped elements zero and the kept ones scaled by
+        ``1 / (1 - p)``.
+    """
+    if p >= 1.0:
+        return x.mul_(0.0) if inplace else x * 0.0
+    n = x.numel()
+    bits = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device)
+    bits = bits.random_(-(2**63), 2**63 - 1, generator=generator)
+    bits = bits.view(torch.int16)[:n].view(x.shape)
+    keep = bits >= round(p * 65536) - 32768
+    scale = keep.to(x.dtype) * (1.0 / (1.0 - p))
+    return x.mul_(scale) if inplace else x * scale
 
 
 class FastDropout(nn.Dropout):
@@ -36,23 +82,148 @@ class FastDropout(nn.Dropout):
     On the CPU, drawing torch's Bernoulli mask is the most expensive operation
     of a TSPulse training step (about 28% of it at the r1-like size: one
     random double per element). Here every element gets 16 random bits, four
-    per 64-bit word drawn from torch's generator, and is kept when they clear
+    per 64-bit word drawn from a generator, and is kept when they clear
     ``p`` quantised to 1/65536; kept values are scaled by ``1 / (1 - p)`` as in
-    :class:`torch.nn.Dropout`. The generator is the global one, so
-    ``torch.manual_seed`` makes it reproducible. On other devices, and with
+    :class:`torch.nn.Dropout` (:func:`fast_dropout`).
+
+    Inside a fit the bits come from the fit's generator
+    (:func:`sslts.models._random.active_generator`) on every device, so
+    fits running in parallel threads do not share a random stream. Outside
+    a fit the generator is torch's global one (``torch.manual_seed`` makes
+    it reproducible), and on other devices than the CPU, and with
     ``inplace=True``, it is plain :func:`torch.nn.functional.dropout`.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
-        if x.device.type != "cpu" or self.inplace or self.p >= 1.0:
+        generator = active_generator(x.device)
+        if generator is None and (x.device.type != "cpu" or self.inplace or self.p >= 1.0):
             return F.dropout(x, self.p, True, self.inplace)
-        n = x.numel()
-        bits = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device)
-        bits = bits.random_(-(2**63), 2**63 - 1).view(torch.int16)[:n].view(x.shape)
-        keep = bits >= round(self.p * 65536) - 32768
-        return x * (keep.to(x.dtype) * (1.0 / (1.0 - self.p)))
+        return fast_dropout(x, self.p, generator, self.inplace)
+
+
+class GeneratorMultiheadAttention(nn.MultiheadAttention):
+    """:class:`torch.nn.MultiheadAttention` whose attention dropout draws from the fit's generator.
+
+    torch's attention draws its dropout mask from the global generator, with
+    no way to pass another. In training, with ``dropout > 0`` and inside a
+    fit (:func:`sslts.models._random.active_generator`), this class computes
+    the same attention itself (scaled dot products, masks, softmax) and
+    drops attention weights with :func:`fast_dropout` on the fit's
+    generator. Everywhere else (evaluation, no dropout, outside a fit, the
+    rarely used ``add_bias_kv``/``add_zero_attn``/``kdim``/``vdim`` options)
+    it is :class:`torch.nn.MultiheadAttention` itself, fast paths included.
+    It has no state of its own: parameters and checkpoints are those of
+    :class:`torch.nn.MultiheadAttention`.
+    """
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        key_padding_mask: torch.Tensor | None = None,
+        need_weights: bool = True,
+        attn_mask: torch.Tensor | None = None,
+        average_attn_weights: bool = True,
+        is_causal: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        generator = active_generator(query.device)
+        plain = (
+            not self._qkv_same_embed_dim or self.bias_k is not None or self.add_zero_attn
+        )
+        if generator is None or not self.training or self.dropout == 0.0 or plain:
+            return super().forward(
+                query,
+                key,
+                value,
+                key_padding_mask=key_padding_mask,
+                need_weights=need_weights,
+                attn_mask=attn_mask,
+                average_attn_weights=average_attn_weights,
+                is_causal=is_causal,
+            )
+        # ``is_causal`` is only a hint that ``attn_mask`` is causal: the mask is used.
+        batched = query.dim() == 3
+        batch_dim = 0 if self.batch_first else 1
+        if not batched:
+            query, key, value = (t.unsqueeze(batch_dim) for t in (query, key, value))
+            if key_padding_mask is not None:
+                key_padding_mask = key_padding_mask.unsqueeze(0)
+        if not self.batch_first:
+            query, key, value = (t.transpose(0, 1) for t in (query, key, value))
+        out, weights = self._attend(query, key, value, key_padding_mask, attn_mask, generator)
+        if not self.batch_first:
+            out = out.transpose(0, 1)
+        if not batched:
+            out, weights = out.squeeze(batch_dim), weights.squeeze(0)
+        if not need_weights:
+            return out, None
+        return out, weights.mean(1) if average_attn_weights else weights
+
+    def _attend(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        key_padding_mask: torch.Tensor | None,
+        attn_mask: torch.Tensor | None,
+        generator: torch.Generator,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Batch-first attention with dropped weights: ``(output, weights per head)``."""
+        n, length, width = query.shape
+        source, heads, size = key.shape[1], self.num_heads, self.head_dim
+        w_q, w_k, w_v = self.in_proj_weight.chunk(3)
+        b_q, b_k, b_v = (
+            (None, None, None) if self.in_proj_bias is None else self.in_proj_bias.chunk(3)
+        )
+        q = F.linear(query, w_q, b_q).view(n, length, heads, size).transpose(1, 2)
+        k = F.linear(key, w_k, b_k).view(n, source, heads, size).transpose(1, 2)
+        v = F.linear(value, w_v, b_v).view(n, source, heads, size).transpose(1, 2)
+        scores = (q * size**-0.5) @ k.transpose(-2, -1)  # (n, heads, length, source)
+        masks = []
+        if attn_mask is not None:
+            per_head = attn_mask.dim() == 3  # (n * heads, length, source)
+            masks.append(attn_mask.view(n, heads, length, source) if per_head else attn_mask)
+        if key_padding_mask is not None:
+            masks.append(key_padding_mask[:, None, None, :])
+        for mask in masks:
+            if mask.dtype == torch.bool:
+                scores = scores.masked_fill(mask, float("-inf"))
+            else:
+                scores = scores + mask.to(scores.dtype)
+        weights = fast_dropout(torch.softmax(scores, dim=-1), self.dropout, generator)
+        out = (weights @ v).transpose(1, 2).reshape(n, length, width)
+        return self.out_proj(out), weights
+
+
+def use_generator_dropout(module: nn.Module) -> nn.Module:
+    """Make the dropout of torch's layers inside ``module`` draw from the fit's generator.
+
+    Every :class:`torch.nn.Dropout` (e.g. of a ``TransformerEncoderLayer``)
+    is replaced by a :class:`FastDropout` of the same ``p``, and every
+    :class:`torch.nn.MultiheadAttention` becomes a
+    :class:`GeneratorMultiheadAttention` (same parameters, same state dict).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Changed in place.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``module``.
+    """
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child) is nn.Dropout:
+                setattr(parent, name, FastDropout(child.p, child.inplace))
+            elif type(child) is nn.MultiheadAttention:
+                # a behaviour-only subclass: no state to add or convert
+                child.__class__ = GeneratorMultiheadAttention
+    return module
 
 
 class RevIN(nn.Module):
@@ -95,6 +266,7 @@ class RevIN(nn.Module):
         return scaled, loc, scale
 
 
+@init_from_active_generator
 class GatedAttention(nn.Module):
     """Multiply the input by a softmax gate computed from it over ``dim``.
 
@@ -122,6 +294,7 @@ class GatedAttention(nn.Module):
         return x * torch.softmax(logits, dim=self.dim)
 
 
+@init_from_active_generator
 class _TokenMLP(nn.Module):
     """Two-layer MLP over the token axis of ``(..., tokens, features)``.
 
@@ -141,6 +314,7 @@ class _TokenMLP(nn.Module):
         return torch.matmul(self.fc2.weight, h) + self.fc2.bias[:, None]
 
 
+@init_from_active_generator
 class _FeatureMLP(nn.Module):
     """Two-layer MLP over the feature axis."""
 
@@ -154,6 +328,7 @@ class _FeatureMLP(nn.Module):
         return self.fc2(self.dropout(nn.functional.gelu(self.fc1(x))))
 
 
+@init_from_active_generator
 class MixerLayer(nn.Module):
     """One TSMixer layer: token mixing then feature mixing, each gated and residual.
 
@@ -271,6 +446,7 @@ def mix_token_major(
     return out.view(*leading, out.shape[1], n_features)
 
 
+@init_from_active_generator
 class MixerStack(nn.Sequential):
     """A sequence of :class:`MixerLayer` of one shape.
 

@@ -27,9 +27,10 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from sslts.models.masking import mixed_mask
 from sslts.models._config import ConfigDictMixin
+from sslts.models._random import active_generator, init_from_active_generator
 from sslts.models.layers import MixerStack, RevIN, mix_token_major
+from sslts.models.masking import mixed_mask
 
 __all__ = ["TSPulseConfig", "TSPulse", "TSPulseOutput", "FFTFeatures"]
 
@@ -203,6 +204,7 @@ def spectrum_log_amplitude(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     return torch.log(spec.abs() + eps)
 
 
+@init_from_active_generator
 class TSPulse(nn.Module):
     """The TSPulse encoder with its reconstruction, spectrum and forecast heads.
 
@@ -255,6 +257,7 @@ class TSPulse(nn.Module):
                 self.config.mask_block_ratio,
                 self.config.mask_point_ratio,
                 device=x.device,
+                generator=active_generator(x.device),
             )
             hidden = hidden | drawn[:, None, :]
         return hidden

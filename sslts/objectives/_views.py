@@ -1,8 +1,10 @@
 """Run the numpy view recipes of :mod:`sslts.augment` on torch batches.
 
 The recipes draw their randomness from a numpy ``Generator``; here it is
-seeded from torch's global generator, so a run seeded with
-:func:`sslts._torch.seeded` makes the same views every time.
+seeded, once per batch, from the fit's torch generator
+(:func:`sslts.models._random.active_generator`), so a fit makes the same
+views for the same ``random_state`` whatever runs beside it. Outside a fit
+the seed comes from torch's global generator.
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ import numpy as np
 import torch
 
 from sslts.augment import random_crop
+from sslts.models._random import active_generator
 
 __all__ = ["local_crops", "numpy_rng", "view"]
 
 
 def numpy_rng() -> np.random.Generator:
-    """A numpy generator seeded from torch's global random stream."""
-    return np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
+    """A numpy generator seeded from the fit's torch generator (the global one outside a fit)."""
+    seed = torch.randint(0, 2**62, (), generator=active_generator())
+    return np.random.default_rng(int(seed.item()))
 
 
 def view(

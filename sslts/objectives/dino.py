@@ -31,6 +31,7 @@ from torch import nn
 from sslts.augment import dino_views
 from sslts.models import PatchEncoder
 from sslts.models._entropy import entropy
+from sslts.models._random import init_from_active_generator
 from sslts.models.latent_heads import DINOHead
 from sslts.objectives._registry import Objective, register_objective, wrap_encoder
 from sslts.objectives._views import local_crops, numpy_rng, view
@@ -47,6 +48,7 @@ __all__ = [
 ]
 
 
+@init_from_active_generator
 class DINOBranch(nn.Module):
     """Encoder and DINO head: ``(B, C, T) -> (B * C, n_prototypes)`` logits.
 
@@ -101,6 +103,7 @@ class DINOOutput(NamedTuple):
     teacher: tuple[torch.Tensor, ...]  # each (B * C, K), probabilities
 
 
+@init_from_active_generator
 class DINO(nn.Module):
     """Student, EMA teacher, centre and views of DINO.
 

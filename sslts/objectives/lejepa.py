@@ -26,6 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from sslts.augment import lejepa_views
+from sslts.models._random import active_generator, init_from_active_generator
 from sslts.models.latent_heads import ProjectionHead
 from sslts.objectives._registry import Objective, register_objective, wrap_encoder
 from sslts.objectives._views import numpy_rng, view
@@ -133,6 +134,7 @@ class LeJEPAOutput(NamedTuple):
     z2: torch.Tensor
 
 
+@init_from_active_generator
 class LeJEPA(nn.Module):
     """An encoder, an optional projector and the two LeJEPA views.
 
@@ -214,7 +216,9 @@ class LeJEPAObjective:
     """``(1 - lambda) * MSE(z1, z2) + lambda * mean(SIGReg(z1), SIGReg(z2))``.
 
     A plain callable for :class:`sslts.training.PretrainNet`. The SIGReg
-    directions are drawn from torch's global generator, fresh each batch.
+    directions are drawn fresh each batch, from the fit's generator
+    (:func:`sslts.models._random.active_generator`; torch's global one
+    outside a fit).
 
     Parameters
     ----------
@@ -246,8 +250,10 @@ class LeJEPAObjective:
     def __call__(self, output: LeJEPAOutput, **batch: torch.Tensor) -> LeJEPALosses:
         """Losses of one batch (``batch`` holds the inputs and is unused)."""
         invariance = F.mse_loss(output.z1, output.z2)
+        generator = active_generator()  # sigreg draws its directions on the CPU
         reg = 0.5 * sum(
-            sigreg(z, self.n_projections, self.n_knots, self.t_max) for z in output
+            sigreg(z, self.n_projections, self.n_knots, self.t_max, generator)
+            for z in output
         )
         lam = self.lambda_sigreg
         return LeJEPALosses((1 - lam) * invariance + lam * reg, invariance, reg)

@@ -21,6 +21,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from sslts.models._random import active_generator, init_from_active_generator
 from sslts.models.latent_heads import PatchReconstructionHead
 from sslts.models.masking import patch_mask
 from sslts.objectives._registry import Objective, register_objective, wrap_encoder
@@ -56,6 +57,7 @@ class MaskedOutput(NamedTuple):
     observed: torch.Tensor  # bool (B, C, P, patch_length)
 
 
+@init_from_active_generator
 class MaskedPatchModel(nn.Module):
     """Shared encoder with a mask token and a linear patch-reconstruction head.
 
@@ -96,7 +98,12 @@ class MaskedPatchModel(nn.Module):
             observed = torch.ones_like(x, dtype=torch.bool)
         n = x.shape[-1] // length
         _check_patches(n)
-        hidden = patch_mask(x.shape[:-1] + (n,), self.mask_ratio, device=x.device)
+        hidden = patch_mask(
+            x.shape[:-1] + (n,),
+            self.mask_ratio,
+            device=x.device,
+            generator=active_generator(x.device),
+        )
         visible = observed & ~hidden.repeat_interleave(length, -1)
         scaled, loc, scale = encoder.normalise(x, visible)
         tokens = encoder.patch_embedding(scaled.unflatten(-1, (n, length)))

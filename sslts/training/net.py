@@ -15,11 +15,45 @@ from skorch.callbacks import (
     ProgressBar,
 )
 from skorch.utils import to_tensor
+from torch.utils.data import DataLoader
 
+from sslts.models._random import active_generator
 from sslts.training.ema import EMATarget, ObjectiveProgress
 from sslts.training.monitoring import CollapseMonitor
 
-__all__ = ["PretrainNet", "mtsjepa_callbacks", "pretrain_callbacks"]
+__all__ = ["PretrainNet", "SeededDataLoader", "mtsjepa_callbacks", "pretrain_callbacks"]
+
+
+class SeededDataLoader(DataLoader):
+    """A :class:`torch.utils.data.DataLoader` that draws from the fit's generator.
+
+    Without a ``generator`` argument a DataLoader draws its shuffling order
+    and its workers' base seed from torch's global generator, on every
+    iteration (validation loops included). This one takes the generator of
+    the running fit (:func:`sslts.models._random.active_generator`) instead,
+    so a skorch net fitted inside an estimator's ``fit`` shuffles the same
+    way for the same ``random_state`` whatever runs beside it, and leaves
+    the global generator alone. Outside a fit it is a plain DataLoader.
+    Pass it to skorch as ``iterator_train`` / ``iterator_valid``.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    *args
+        Passed to :class:`~torch.utils.data.DataLoader`.
+    generator : torch.Generator or None, default=None
+        An explicit generator; None takes the fit's (or, outside a fit,
+        torch's global one).
+    **kwargs
+        Passed to :class:`~torch.utils.data.DataLoader`.
+    """
+
+    def __init__(
+        self, dataset: Any, *args: Any, generator: torch.Generator | None = None, **kwargs: Any
+    ) -> None:
+        if generator is None:
+            generator = active_generator()
+        super().__init__(dataset, *args, generator=generator, **kwargs)
 
 
 class PretrainNet(NeuralNet):
@@ -47,7 +81,8 @@ class PretrainNet(NeuralNet):
         Run the forward pass and the loss under bfloat16 autocast.
     **kwargs
         Passed to :class:`skorch.NeuralNet` (``max_epochs``, ``lr``, ``module__*``,
-        ``criterion__*``...). The optimizer defaults to AdamW.
+        ``criterion__*``...). The optimizer defaults to AdamW, the training and
+        validation iterators to :class:`SeededDataLoader`.
 
     Examples
     --------
@@ -76,6 +111,8 @@ class PretrainNet(NeuralNet):
         **kwargs: Any,
     ):
         kwargs.setdefault("optimizer", torch.optim.AdamW)
+        kwargs.setdefault("iterator_train", SeededDataLoader)
+        kwargs.setdefault("iterator_valid", SeededDataLoader)
         super().__init__(module, *args, train_split=train_split, **kwargs)
         self.amp = amp
 

@@ -5,8 +5,8 @@ run folder ``<output>.run/`` receives a checkpoint of the model, the
 optimiser and the progress; a run that is killed (or fails: full disk, power
 cut) and is started again with the same arguments continues from the last
 complete checkpoint, on the same data stream (sample ``i`` is fixed by the
-seed and ``i``) and with the same masks (torch is reseeded per block), so it
-ends with the weights of an uninterrupted run, bit for bit. The final
+seed and ``i``) and with the same masks (the run's generator is reseeded per
+block), so it ends with the weights of an uninterrupted run, bit for bit. The final
 checkpoint is ``<output>.safetensors`` + ``<output>.json`` with a model card;
 ``<output>.png`` shows the loss curves.
 
@@ -67,6 +67,7 @@ from tqdm.auto import tqdm
 from sslts._torch import resolve_device, seeded
 from sslts.data.sources import make_source
 from sslts.models import TSPulse, TSPulseConfig
+from sslts.models._random import RandomSource
 from sslts.objectives.tspulse import TSPulseLosses, TSPulseObjective
 from sslts.pretrained import (
     _fsync_folder,
@@ -559,12 +560,17 @@ def _train(
     state: dict[str, Any],
     source: Any,
     *,
+    generators: RandomSource,
     n_jobs: int,
     max_minutes: float | None,
     verbose: bool,
     publish: Any,
 ) -> None:
-    """Train block after block; after each, save the run folder and ``publish()``."""
+    """Train block after block; after each, save the run folder and ``publish()``.
+
+    ``generators`` (the run's, see :func:`sslts._torch.seeded`) are reseeded
+    at the start of every block.
+    """
     plan = state["plan"]
     total, batch_size = plan["total_steps"], plan["batch_size"]
     started = time.perf_counter()
@@ -592,7 +598,7 @@ def _train(
             schedule.start_step = state["step"]
             schedule.initialize()
             # The masks of a block depend on the seed and the block only.
-            torch.manual_seed(plan["seed"] * 1_000_003 + state["step"])
+            generators.reseed(plan["seed"] * 1_000_003 + state["step"])
             net.partial_fit({"x": block.reshape(len(block), 1, -1)})
             row = net.history[-1]
             state["step"] += n_steps
@@ -798,7 +804,7 @@ def _locked_run(
     if state is not None:
         _resume(state, plan, run)
     device_ = resolve_device(device)
-    with seeded(plan["seed"]):
+    with seeded(plan["seed"]) as generators:
         net, schedule = _make_net(config, plan, device_)
         if state is None:
             state = {
@@ -818,6 +824,7 @@ def _locked_run(
             run,
             state,
             source,
+            generators=generators,
             n_jobs=n_jobs,
             max_minutes=max_minutes,
             verbose=verbose,
