@@ -115,7 +115,7 @@ MULTIVARIATE = [
     "MSL/T-12",
 ]
 MAX_LENGTH = {"uni": 10_000, "multi": 16_500}
-TSPULSE_MODES = ("time", "fft", "forecast", "ensemble", "embedding", "hybrid")
+TSPULSE_MODES = ("time", "fft", "forecast", "ensemble", "embedding", "hybrid", "triangulation")
 METHODS = (
     *(f"TSPulse-{mode}" for mode in TSPULSE_MODES),
     "KMeans-win",
@@ -230,11 +230,13 @@ class TSPulseEmbeddingKNN:
         return points_from_windows(nearest, windows, per="window")
 
 
-def make_detector(method: str, seed: int, device: str):
+def make_detector(method: str, seed: int, device: str, pretrained: str = "default"):
     """A fresh detector for ``method`` with the fixed benchmark settings."""
     if method.removeprefix("TSPulse-") in TSPULSE_MODES:
         mode = method.removeprefix("TSPulse-")
-        return TSPulseAnomalyDetector(mode=mode, device=device, random_state=seed)
+        return TSPulseAnomalyDetector(
+            pretrained=pretrained, mode=mode, device=device, random_state=seed
+        )
     if method == "KMeans-win":
         return KMeansAnomalyDetector(random_state=seed)
     if method == "DeepSVDD-win":
@@ -284,7 +286,7 @@ def evaluate(scores: np.ndarray, labels: np.ndarray, window: int) -> dict[str, f
     }
 
 
-def run_one(view: dict, method: str, seed: int, device: str) -> dict:
+def run_one(view: dict, method: str, seed: int, device: str, pretrained: str = "default") -> dict:
     """Fit on the train part, score the whole series, measure; errors become a status."""
     row = {
         k: view[k] for k in ("panel", "series", "source", "train_end", "sliding_window")
@@ -292,7 +294,7 @@ def run_one(view: dict, method: str, seed: int, device: str) -> dict:
     row.update(n=len(view["labels"]), d=view["values"].shape[1], method=method)
     start = time.perf_counter()
     try:
-        detector = make_detector(method, seed, device)
+        detector = make_detector(method, seed, device, pretrained)
         detector.fit(view["values"][: view["train_end"]])
         scores = np.asarray(
             detector.decision_function(view["values"]), dtype=np.float64
@@ -430,6 +432,9 @@ def main() -> None:
     )
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
+        "--pretrained", default="default", help="checkpoint of the TSPulse detectors"
+    )
+    parser.add_argument(
         "--merge",
         action="store_true",
         help="keep the rows of <out>.csv for the methods not run now",
@@ -450,7 +455,7 @@ def main() -> None:
         for view in views:
             for method in args.methods:
                 bar.set_postfix_str(f"{view['series'][:30]} {method}")
-                rows.append(run_one(view, method, args.seed, args.device))
+                rows.append(run_one(view, method, args.seed, args.device, args.pretrained))
                 # rewritten after every row, so a long run leaves partial results
                 write_csv(out.with_suffix(".csv"), rows)
                 bar.update()
