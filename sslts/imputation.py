@@ -67,7 +67,7 @@ class TSPulseImputer(OneToOneFeatureMixin, TransformerMixin, BaseTorchEstimator)
     reconstruction : {"fft_time", "time", "mean"}, default="fft_time"
         Which head gives the values: the inverse FFT of the spectrum head,
         the time head, or their average. For the shipped ``tspulse-synth``
-        the spectrum head is the more accurate one (chosen on ETTh1/ETTh2
+        checkpoints the spectrum head is the more accurate one (chosen on ETTh1/ETTh2
         validation splits, see ``benchmarks/bench_imputation.py``).
     anchor : bool, default=True
         Correct the reconstruction by the interpolated residual at the
