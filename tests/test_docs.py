@@ -69,6 +69,8 @@ def _html() -> Path:
 def test_docs_build_and_render(tmp_path):
     # One test, so that pytest-xdist never runs two builds into one folder at once.
     html = _html()
+    assert (html / "index.html").is_file() and (html / GALLERY_PAGE).is_file()
+    # each check below asserts what the reader must see on the rendered pages
     _check_front_page(html)
     _check_gallery_page(html, tmp_path)
     _check_example_times(html)
