@@ -70,6 +70,7 @@ command, which runs them in one), then merged::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
 import time
 from collections.abc import Callable
@@ -79,7 +80,9 @@ from typing import Any
 
 import numpy as np
 from _common import limit_threads, make_parser, read_csv, write_csv
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
+from sklearn.preprocessing import FunctionTransformer
 from tqdm.auto import tqdm
 
 from sslts.data.datasets import list_anomaly_series, load_smap_msl
@@ -157,9 +160,9 @@ def _make_unit(name: str, channels: list[Any]) -> Unit:
     )
 
 
-def load_units(kinds: list[str]) -> list[Unit]:
+def load_units(kinds: list[str], spacecraft: tuple[str, ...] = ("SMAP", "MSL")) -> list[Unit]:
     units = []
-    for craft in ("SMAP", "MSL"):
+    for craft in spacecraft:
         channels = [load_smap_msl(key.split("/")[1]) for key in list_anomaly_series(craft)]
         if "spacecraft" in kinds:
             units.append(_make_unit(craft, channels))
@@ -221,9 +224,39 @@ def _jepa(objective: str, features: str = "embedding", **switches: bool) -> Call
             random_state=seed,
             **extra,
         )
-        return emb.fit(unit.train_series)
+        emb.fit(unit.train_series)
+        if features == "codes":
+            _record_code_statistics(unit, emb)
+        return emb
 
     return make
+
+
+#: code decisiveness of the last MTS-JEPA fitted per unit (read by ``evaluate``)
+_CODE_STATS: dict[str, dict[str, float]] = {}
+
+
+def _record_code_statistics(unit: Unit, emb: Any) -> None:
+    """Top-code probability (1/K = uniform), normalised code-usage entropy and codes
+    used, on every downstream context window of the unit (test parts of the
+    channels: never seen in pretraining); the measures of
+    ``bench_mtsjepa_collapse.py``."""
+    import torch
+
+    from sslts.training import code_usage_entropy, top_code_probability
+
+    X = np.concatenate([unit.X_fit, unit.X_test]).astype(np.float32)
+    with torch.no_grad():
+        probs = torch.cat([
+            emb.model_.code_probabilities(torch.from_numpy(X[i : i + 128]))
+            for i in range(0, len(X), 128)
+        ])
+    _CODE_STATS[unit.name] = {
+        "codebook_size": probs.shape[-1],
+        "top_code_p": top_code_probability(probs),
+        "code_entropy": code_usage_entropy(probs),
+        "codes_used": int(probs.argmax(-1).unique().numel()),
+    }
 
 
 def _jepa_available(**switches: bool) -> Callable[[], str]:
@@ -281,14 +314,99 @@ def _detector(name: str) -> Callable:
     return make
 
 
-def _tspulse(unit: Unit, seed: int, args: argparse.Namespace) -> Any:
-    from sslts import TSPulseEmbedder
+def _flatten(X: np.ndarray) -> np.ndarray:
+    return np.asarray(X, dtype=np.float32).reshape(len(X), -1)
 
-    emb = TSPulseEmbedder(pretrained="default", channel_pooling="mean", device="cpu")
-    return emb.fit(unit.train_windows[:2])  # frozen: fit only records the layout
+
+def _raw(unit: Unit, seed: int, args: argparse.Namespace) -> Any:
+    # the raw context window, every column, as one flat vector
+    return FunctionTransformer(_flatten)
+
+
+#: features of deterministic frozen encoders, keyed by (encoder key, input digest):
+#: computed once per unit and reused by every seed and every variant built on them
+_MEMO: dict[tuple[str, tuple[int, ...], str], np.ndarray] = {}
+_FROZEN: dict[str, Any] = {}
+
+
+class _Memoised(TransformerMixin, BaseEstimator):
+    """A fitted, deterministic featuriser whose outputs are memoised per input array.
+
+    ``AnomalyPredictor`` deep-copies a fitted (frozen) encoder and calls its
+    ``transform``; the features themselves live in the module-level memo, so
+    copies are cheap and five seeds embed each window once.
+    """
+
+    is_fitted = True  # frozen: AnomalyPredictor uses it as given
+
+    def __init__(self, key: str, function: Callable[[np.ndarray], np.ndarray]) -> None:
+        self.key = key
+        self.function = function
+
+    def fit(self, X: Any, y: Any = None) -> _Memoised:
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        digest = hashlib.sha1(X.tobytes()).hexdigest()
+        key = (self.key, X.shape, digest)
+        if key not in _MEMO:
+            _MEMO[key] = np.asarray(self.function(X), dtype=np.float32)
+        return _MEMO[key]
+
+
+def _tspulse_per_channel(unit: Unit) -> Callable[[np.ndarray], np.ndarray]:
+    """Frozen shipped TSPulse, raw per-channel embeddings ``(n, C, D)`` (memoised)."""
+
+    def embed(X: np.ndarray) -> np.ndarray:
+        if unit.name not in _FROZEN:
+            from sslts import TSPulseEmbedder
+
+            emb = TSPulseEmbedder(pretrained="default", channel_pooling="concat",
+                                  standardize=False, device="cpu")
+            _FROZEN[unit.name] = emb.fit(unit.train_windows[:2])  # fit records the layout
+        flat = _Memoised(f"{unit.name}/tspulse", _FROZEN[unit.name].transform).transform(X)
+        return flat.reshape(len(X), X.shape[1], -1)
+
+    return embed
+
+
+def _tspulse_variant(pooling: str, statistics: bool) -> Callable:
+    """Frozen TSPulse embedding (``"mean"`` over columns or ``"concat"``), optionally
+    followed by the window statistics; the MLP head standardises every feature, so
+    TSPulseEmbedder's own standardisation (an affine map) is left out."""
+
+    def make(unit: Unit, seed: int, args: argparse.Namespace) -> Any:
+        per_channel = _tspulse_per_channel(unit)
+
+        def features(X: np.ndarray) -> np.ndarray:
+            emb = per_channel(X)
+            emb = emb.mean(axis=1) if pooling == "mean" else emb.reshape(len(X), -1)
+            if statistics:
+                emb = np.hstack([emb, WindowStatistics().fit(X[:1]).transform(X)])
+            return emb
+
+        return _Memoised(f"{unit.name}/tspulse-{pooling}-{statistics}", features)
+
+    return make
+
+
+def _default(unit: Unit, seed: int, args: argparse.Namespace) -> Any:
+    """``AnomalyPredictor()``'s own default encoder, fitted once per unit (it is frozen:
+    fitting records the layout and an affine standardisation, which the head's
+    StandardScaler undoes), with its features memoised across seeds."""
+    key = f"{unit.name}/default"
+    if key not in _FROZEN:
+        _FROZEN[key] = AnomalyPredictor()._default_encoder().fit(unit.train_windows)
+    return _Memoised(key, _FROZEN[key].transform)
 
 
 # name -> (encoder factory, head, availability check)
+#: the simple baselines the default must beat
+BASELINES = ["stats_logreg", "stats_mlp", "minirocket_logreg", "kmeans", "raw_logreg"]
+#: self-supervised encoders that can be ``AnomalyPredictor()``'s default (frozen, need
+#: no pretraining data beyond the shipped checkpoint), chosen on validation AUC
+DEFAULT_CANDIDATES = ["tspulse", "tspulse_stats", "tspulse_logreg", "tspulse_stats_logreg"]
 METHODS: dict[str, tuple[Callable, str, Callable[[], str]]] = {
     "stats_logreg": (_stats, "logistic", _always),
     "stats_mlp": (_stats, "mlp", _always),
@@ -298,7 +416,13 @@ METHODS: dict[str, tuple[Callable, str, Callable[[], str]]] = {
                _module_available("sslts.anomaly", "KMeansAnomalyDetector")),
     "deepsvdd": (_detector("DeepSVDDAnomalyDetector"), "logistic",
                  _module_available("sslts.anomaly", "DeepSVDDAnomalyDetector")),
-    "tspulse": (_tspulse, "mlp", _always),
+    "raw_logreg": (_raw, "logistic", _always),
+    "tspulse": (_tspulse_variant("mean", False), "mlp", _always),
+    "tspulse_concat": (_tspulse_variant("concat", False), "mlp", _always),
+    "tspulse_stats": (_tspulse_variant("mean", True), "mlp", _always),
+    "tspulse_logreg": (_tspulse_variant("mean", False), "logistic", _always),
+    "tspulse_stats_logreg": (_tspulse_variant("mean", True), "logistic", _always),
+    "default": (_default, "mlp", _always),
     "mts-jepa": (_jepa("mts-jepa", "codes"), "mlp", _jepa_available()),
     "mts-jepa-no-codebook": (_jepa("mts-jepa", "embedding", use_codebook=False), "mlp",
                              _jepa_available(use_codebook=False)),
@@ -310,23 +434,18 @@ METHODS: dict[str, tuple[Callable, str, Callable[[], str]]] = {
 }
 
 
+#: what a plain run evaluates: the baselines, the default candidates, the default
+#: itself and MTS-JEPA (the other latent objectives and ablations on request)
+DEFAULT_METHODS = [*BASELINES, *DEFAULT_CANDIDATES, "default", "mts-jepa"]
+
+
 # ------------------------------------------------------------- evaluation
-def evaluate(unit: Unit, method: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
-    factory, head, _ = METHODS[method]
-    row: dict[str, Any] = {"unit": unit.name, "method": method, "seed": seed, **unit.counts()}
-    start = time.perf_counter()
-    encoder = factory(unit, seed, args)
-    pretrain_s = time.perf_counter() - start
-    model = AnomalyPredictor(
-        encoder=encoder,
-        classifier=head,
-        validation_fraction=unit.n_val / len(unit.y_fit),
-        random_state=seed,
-    ).fit(unit.X_fit, unit.y_fit)
+def _test_metrics(row: dict[str, Any], model: AnomalyPredictor, unit: Unit) -> list[str]:
+    """Window-level F1, precision, recall (validation threshold) and ROC AUC on the test
+    part, written into ``row``; returns notes on what could not be measured."""
     proba = model.predict_proba(unit.X_test)[:, 1]
     pred = model.predict(unit.X_test)
-    y = unit.y_test
-    note = []
+    y, note = unit.y_test, []
     if y.any():
         row.update(
             f1=f1_score(y, pred, zero_division=0),
@@ -342,9 +461,31 @@ def evaluate(unit: Unit, method: str, seed: int, args: argparse.Namespace) -> di
             f"AUC skipped: test part has {y.sum()} anomalous / {len(y) - y.sum()} normal "
             f"windows (< {MIN_PER_CLASS_FOR_AUC} of a class)"
         )
+    return note
+
+
+def evaluate(unit: Unit, method: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    factory, head, _ = METHODS[method]
+    row: dict[str, Any] = {"unit": unit.name, "method": method, "seed": seed, **unit.counts()}
+    start = time.perf_counter()
+    encoder = factory(unit, seed, args)
+    pretrain_s = time.perf_counter() - start
+    model = AnomalyPredictor(
+        encoder=encoder,
+        classifier=head,
+        validation_fraction=unit.n_val / len(unit.y_fit),
+        random_state=seed,
+    ).fit(unit.X_fit, unit.y_fit)
+    note = []
+    if args.selection:  # validation metrics only: the test part is not even predicted
+        note.append("selection run: test part not evaluated")
+    else:
+        note += _test_metrics(row, model, unit)
     row.update(
         threshold=model.threshold_,
         val_f1=model.validation_f1_,
+        val_auc=model.validation_auc_,
+        **_CODE_STATS.pop(unit.name, {}),  # set by the MTS-JEPA code encoders only
         pretrain_s=round(pretrain_s, 1),
         total_s=round(time.perf_counter() - start, 1),
         note="; ".join(note),
@@ -354,9 +495,12 @@ def evaluate(unit: Unit, method: str, seed: int, args: argparse.Namespace) -> di
 
 FIELDS = [
     "unit", "method", "seed", "f1", "auc", "precision", "recall", "threshold", "val_f1",
-    "n_train", "pos_train", "n_val", "pos_val", "n_test", "pos_test", "pretrain_s",
+    "val_auc", "n_train", "pos_train", "n_val", "pos_val", "n_test", "pos_test",
+    "codebook_size", "top_code_p", "code_entropy", "codes_used", "pretrain_s",
     "total_s", "note",
 ]
+METRICS = ("f1", "auc", "precision", "recall", "val_auc", "val_f1", "top_code_p",
+           "code_entropy", "codes_used")
 
 
 def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -365,13 +509,38 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for method in dict.fromkeys(r["method"] for r in rows if r["unit"] == unit):
             sel = [r for r in rows if r["unit"] == unit and r["method"] == method]
             entry: dict[str, Any] = {"unit": unit, "method": method, "n_seeds": len(sel)}
-            for metric in ("f1", "auc", "precision", "recall"):
+            for metric in METRICS:
                 vals = [r[metric] for r in sel if r.get(metric) not in (None, "")]
                 entry[f"{metric}_mean"] = float(np.mean(vals)) if vals else None
                 entry[f"{metric}_std"] = float(np.std(vals)) if vals else None
+            entry["codebook_size"] = sel[0].get("codebook_size")
+            entry["seconds_per_seed"] = float(np.mean([r.get("total_s") or 0 for r in sel]))
             entry["note"] = sel[0].get("note", "")
             out.append(entry)
     return out
+
+
+def choose_default(summary: list[dict[str, Any]]) -> str | None:
+    """The default candidate with the best validation AUC, averaged over units and seeds.
+
+    Reads only ``val_auc`` (the validation part of the chronological split);
+    prints the ranking.
+    """
+    units = list(dict.fromkeys(s["unit"] for s in summary))
+    ranking = []
+    for method in DEFAULT_CANDIDATES:
+        vals = [s["val_auc_mean"] for s in summary if s["method"] == method]
+        if len(vals) == len(units) and all(v is not None for v in vals):
+            ranking.append((float(np.mean(vals)), method))
+    if not ranking:
+        return None
+    print("\ndefault encoder, chosen on validation AUC (mean over units):")
+    for value, method in sorted(ranking, reverse=True):
+        per_unit = ", ".join(
+            f"{s['unit']} {s['val_auc_mean']:.3f}" for s in summary if s["method"] == method
+        )
+        print(f"  {method:16s} {value:.3f} ({per_unit})")
+    return max(ranking)[1]
 
 
 def _plot(summary: list[dict[str, Any]], path: Path) -> None:
@@ -408,14 +577,20 @@ def _fmt(mean: Any, std: Any) -> str:
 
 
 def _run(args: argparse.Namespace, out: Path) -> list[dict[str, Any]]:
-    units = load_units(args.units)
+    units = load_units(args.units, tuple(args.spacecraft))
     rows: list[dict[str, Any]] = []
+    done: set[tuple[str, str, int]] = set()
+    if args.resume and out.with_suffix(".csv").is_file():
+        rows = [r for r in read_csv(out.with_suffix(".csv"))
+                if r["method"] != "-" and not str(r.get("note", "")).startswith("failed")]
+        done = {(r["unit"], r["method"], int(r["seed"])) for r in rows}
+        print(f"resuming: {len(done)} (unit, method, seed) rows already in {out}.csv")
     runnable = []
     for unit in units:
         reason = unit.skip_reason()
         if reason:
             print(f"{unit.name}: skipped, {reason} {unit.counts()}")
-            rows.append({"unit": unit.name, "method": "-", "seed": "-", **unit.counts(),
+            rows.append({"unit": unit.name, "method": "-", "seed": -1, **unit.counts(),
                          "note": f"skipped: {reason}"})
         else:
             runnable.append(unit)
@@ -428,7 +603,8 @@ def _run(args: argparse.Namespace, out: Path) -> list[dict[str, Any]]:
             methods.append(method)
     # method-major, then seed, then unit: an interrupted run still covers every unit
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    jobs = [(u, m, s) for m in methods for s in seeds for u in runnable]
+    jobs = [(u, m, s) for m in methods for s in seeds for u in runnable
+            if (u.name, m, s) not in done]
     for unit, method, seed in tqdm(jobs, desc="unit x method x seed"):
         try:
             rows.append(evaluate(unit, method, seed, args))
@@ -441,22 +617,30 @@ def _run(args: argparse.Namespace, out: Path) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
-    parser = make_parser(__doc__, out="anomaly_prediction")
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
-    parser.add_argument("--units", nargs="+", default=["spacecraft", "channel"],
+    parser = make_parser(__doc__, out="anomaly_prediction", threads=1)
+    parser.add_argument("--methods", nargs="+", default=DEFAULT_METHODS, choices=list(METHODS))
+    parser.add_argument("--units", nargs="+", default=["spacecraft"],
                         choices=["spacecraft", "channel"])
+    parser.add_argument("--spacecraft", nargs="+", default=["SMAP", "MSL"],
+                        choices=["SMAP", "MSL"])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--first-seed", type=int, default=0,
                         help="seeds run are first_seed .. first_seed + seeds - 1")
-    parser.add_argument("--jepa-steps", type=int, default=100,
-                        help="approximate optimisation steps of JEPA pretraining per unit")
+    parser.add_argument("--jepa-steps", type=int, default=150,
+                        help="approximate optimisation steps of JEPA pretraining per unit "
+                             "(whole epochs: steps // steps per epoch, at least 1)")
     parser.add_argument("--jepa-batch", type=int, default=32)
-    parser.add_argument("--jepa-d-model", type=int, default=32)
+    parser.add_argument("--jepa-d-model", type=int, default=64)
+    parser.add_argument("--selection", action="store_true",
+                        help="validation metrics only (the test part is not predicted): "
+                             "the run that chooses AnomalyPredictor()'s default encoder")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the finished rows of --out's CSV and run only the rest")
     parser.add_argument("--combine", nargs="+", metavar="CSV",
                         help="only summarise and plot the rows of these per-run CSVs "
                              "(e.g. the JEPA and non-JEPA parts run as two processes)")
     args = parser.parse_args(argv)
-    limit_threads(1)
+    limit_threads(args.threads)
     out = args.out
 
     if args.combine:
@@ -464,16 +648,23 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         write_csv(out.with_suffix(".csv"), rows, FIELDS)
     else:
         rows = _run(args, out)
-    done = [r for r in rows if r["method"] != "-" and ("f1" in r or "auc" in r)]
+    done = [r for r in rows if r["method"] != "-" and r.get("val_auc") not in (None, "")]
     summary = summarise(done)
     write_csv(out.with_name(out.name + "_summary.csv"), summary)
     if summary:
         _plot(summary, out.with_suffix(".png"))
 
-    print(f"\n{'unit':6s} {'method':22s} {'seeds':>5s} {'F1':>15s} {'AUC':>15s}")
+    print(f"\n{'unit':6s} {'method':22s} {'seeds':>5s} {'test F1':>15s} {'test AUC':>15s} "
+          f"{'val AUC':>15s}")
     for s in summary:
         print(f"{s['unit']:6s} {s['method']:22s} {s['n_seeds']:5d} "
-              f"{_fmt(s['f1_mean'], s['f1_std']):>15s} {_fmt(s['auc_mean'], s['auc_std']):>15s}")
+              f"{_fmt(s['f1_mean'], s['f1_std']):>15s} {_fmt(s['auc_mean'], s['auc_std']):>15s} "
+              f"{_fmt(s['val_auc_mean'], s['val_auc_std']):>15s}")
+        if s.get("top_code_p_mean") is not None:
+            print(f"{'':29s} codes: top-code probability {s['top_code_p_mean']:.3f} "
+                  f"(1/K = {1 / float(s['codebook_size']):.4f}), usage entropy "
+                  f"{s['code_entropy_mean']:.3f}, codes used {s['codes_used_mean']:.0f}")
+    choose_default(summary)
     return rows
 
 

@@ -660,3 +660,60 @@ def test_deepsvdd_snapshot_model_is_usable():
     assert isinstance(model, DeepSVDDNetwork) and not model.training
     assert model.distance(torch.zeros(3, 10)).shape == (3,)
     assert det.history_ == [{"train_loss": pytest.approx(r["train_loss"])} for r in recorder.epochs]
+
+
+# ------------------------------------------- window-position calibration
+def test_position_profile_flattens_inflated_window_edges():
+    from sslts.anomaly._tspulse import position_profile
+
+    rng = np.random.default_rng(0)
+    length, patch = 32, 4
+    base = rng.gamma(2.0, size=(50, 2, 3, length))
+    inflation = np.ones(length)
+    inflation[:patch] = 6.0  # first patch: one-sided context
+    errors = base * inflation
+    observed = np.ones((50, 3, length), bool)
+    profile = position_profile(errors, observed, patch)
+    assert profile.shape == (2, length)
+    np.testing.assert_allclose(np.median(profile, axis=1), 1.0)
+    # constant within a patch, the inflated patch about 6x the others
+    np.testing.assert_allclose(profile[:, :patch], profile[:, :1].repeat(patch, 1))
+    assert (profile[:, :patch] > 4).all() and (profile[:, patch:] < 1.5).all()
+    calibrated = np.median(errors / profile[None, :, None, :], axis=(0, 2))
+    assert calibrated[:, :patch].mean() / calibrated[:, patch:].mean() < 1.3
+
+
+def test_position_profile_ignores_unobserved_points_and_constant_channels():
+    from sslts.anomaly._tspulse import position_profile
+
+    errors = np.ones((4, 2, 2, 16))
+    errors[:, :, 1] = 0.0  # a constant channel: no error anywhere
+    observed = np.ones((4, 2, 16), bool)
+    observed[..., :8] = False  # padding: its errors are meaningless
+    errors[..., :8] = 1e6
+    profile = position_profile(errors, observed, 4)
+    np.testing.assert_array_equal(profile, np.ones((2, 16)))
+
+
+def test_reconstruction_calibration_is_learnt_on_the_fit_series():
+    x = _sine(n=700, period=25)
+    det = _tspulse(mode="time").fit(x)
+    context = det.model_.config.context_length
+    assert det.position_scale_.shape == (2, context)
+    assert (det.position_scale_ > 0).all()
+    # refitting learns it again rather than keeping the earlier one
+    again = det.fit(_sine(n=700, period=25, noise=0.5, seed=4)).position_scale_
+    assert again.shape == (2, context)
+    assert _tspulse_embedding().fit(x).position_scale_ is None
+
+
+@pytest.mark.slow
+def test_shipped_detector_does_not_alarm_at_the_ends_of_a_series():
+    x = np.sin(np.arange(1000) * 2 * np.pi / 50)
+    x[600] += 4
+    for mode in ("time", "fft", "ensemble"):
+        det = TSPulseAnomalyDetector(mode=mode, contamination=0.01, device="cpu")
+        scores = det.fit(x).decision_function(x)
+        top = np.argsort(scores)[-10:]
+        assert ((top > 10) & (top < 990)).all(), (mode, sorted(top))
+        assert abs(int(np.argmax(scores)) - 600) <= 10, (mode, sorted(top))

@@ -206,6 +206,44 @@ def test_threshold_maximises_f1_on_validation(precursor_split):
     )
 
 
+def test_validation_auc_is_measured_on_the_held_out_part_only(precursor_split):
+    X_fit, y_fit, _, _ = precursor_split
+    model = AnomalyPredictor(classifier="logistic", validation_fraction=0.25).fit(X_fit, y_fit)
+    n_val = int(round(len(y_fit) * 0.25))
+    scores = model.predict_proba(X_fit[-n_val:])[:, 1]
+    assert model.validation_auc_ == pytest.approx(roc_auc_score(y_fit[-n_val:], scores))
+    y = y_fit.copy()
+    y[-n_val:] = 0  # one class in the validation part: no AUC, F1 0
+    model.fit(X_fit, y)
+    assert model.validation_auc_ is None and model.validation_f1_ == 0.0
+    model.set_params(validation_fraction=None).fit(X_fit, y_fit)
+    assert model.validation_auc_ is None
+
+
+class _UntaggedFlattener:
+    """A featuriser outside sklearn's tag system (like sktime's MiniRocket)."""
+
+    def get_params(self, deep=True):
+        return {}
+
+    def set_params(self, **params):
+        return self
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return np.asarray(X).reshape(len(X), -1)
+
+
+def test_encoder_without_sklearn_tags(precursor_split):
+    X_fit, y_fit, X_test, _ = precursor_split
+    model = AnomalyPredictor(encoder=_UntaggedFlattener(), classifier="logistic")
+    assert not model.__sklearn_tags__().input_tags.allow_nan
+    model.fit(X_fit[-200:], y_fit[-200:])
+    assert model.predict_proba(X_test).shape == (len(X_test), 2)
+
+
 def test_best_f1_threshold():
     assert best_f1_threshold([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx((0.225, 0.8))
     cut, f1 = best_f1_threshold([1, 1, 0], [0.3, 0.3, 0.1])

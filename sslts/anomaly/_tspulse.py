@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any, ClassVar
 
 import numpy as np
@@ -64,6 +65,12 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
       error of that prediction scores those points. Points before the first
       forecast get the median forecast score. Sensitive to level and trend
       changes.
+
+    A patch at the edge of a reconstruction window is rebuilt from one side
+    only, and the first and last points of a series are only ever seen there;
+    so the time and FFT errors are divided by the fit series' typical error at
+    each window position (``position_scale_``) and the ends of a series are
+    not inflated.
 
     Each head's errors are smoothed over ``smoothing_length`` points, and its
     per-channel scores are standardised with the fit series'
@@ -166,6 +173,11 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         with labels only; empty otherwise).
     history_ : list of dict
         Per-epoch fine-tuning losses (empty when zero-shot).
+    position_scale_ : ndarray of shape (2, context_length) or None
+        Typical error of the time and FFT heads at each position of a
+        reconstruction window, relative to the median position, learnt on the
+        fit series; errors are divided by it (None in modes without
+        reconstruction).
     window_ : int
         Embedded window length (embedding modes only).
     embedding_mean_, embedding_scale_ : ndarray of shape (n_channels, dim + 2)
@@ -235,6 +247,7 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         if self.max_epochs > 0:
             model = self._finetune(model, series)
         self.model_ = model.eval()
+        self.position_scale_ = None  # learnt by the first reconstruction pass
         raw = self._head_scores(series, _heads_of(self.mode))
         if self.mode in _EMBEDDING_MODES:
             raw["embedding"] = self._fit_embedding(series)
@@ -427,6 +440,11 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
 
         per_batch = max(1, self.batch_size // (_MASK_GROUPS * series.n_channels))
         err = self._infer(errors, (windows.values, windows.observed), per_batch)
+        if self.position_scale_ is None:  # fitting: learn the calibration
+            self.position_scale_ = position_profile(
+                err, windows.observed, cfg.patch_length
+            )
+        err = err / self.position_scale_[None, :, None, :]
         return {
             "time": points_from_windows(err[:, 0], windows, per="point"),
             "fft": points_from_windows(err[:, 1], windows, per="point"),
@@ -473,6 +491,51 @@ def _heads_of(mode: str) -> tuple[str, ...]:
     if mode in HEADS:
         return (mode,)
     return HEADS if mode in ("ensemble", "triangulation", "hybrid") else ()
+
+
+def position_profile(
+    errors: np.ndarray, observed: np.ndarray, patch_length: int
+) -> np.ndarray:
+    """Typical reconstruction error at each window position, relative to the median one.
+
+    A patch at a window's edge is rebuilt from one side only, so its error is
+    larger for reasons that have nothing to do with the series; the first and
+    last points of a series are only ever seen at a window's edge. Dividing the
+    errors by this profile (learnt on the fit series) puts every position on
+    the same footing.
+
+    Parameters
+    ----------
+    errors : ndarray of shape (n_windows, n_heads, n_channels, length)
+        Squared errors of each head at every window point.
+    observed : ndarray of shape (n_windows, n_channels, length)
+        Where the window holds a real point (errors elsewhere are ignored).
+    patch_length : int
+        The profile is averaged over each patch (it must divide ``length``).
+
+    Returns
+    -------
+    ndarray of shape (n_heads, length)
+        Positive factors with median 1 (1 where no point was observed).
+    """
+    e = np.where(observed[:, None], errors, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices
+        norm = np.nanmedian(e, axis=(0, 3), keepdims=True)  # per head and channel
+        e = e / np.where(norm > 0, norm, 1.0)
+        profile = np.nanmedian(e, axis=(0, 2))
+        n_heads, length = profile.shape
+        profile = np.nanmean(
+            profile.reshape(n_heads, length // patch_length, patch_length),
+            axis=2,
+            keepdims=True,
+        )
+        profile = np.broadcast_to(profile, (n_heads, length // patch_length, patch_length))
+        profile = profile.reshape(n_heads, length)
+        center = np.nanmedian(profile, axis=1, keepdims=True)
+    center = np.where(np.isfinite(center) & (center > 0), center, 1.0)
+    profile = profile / center
+    return np.where(np.isfinite(profile) & (profile > 0), profile, 1.0)
 
 
 def pad_to_context(windows: SlidingWindows, context: int) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.base import ClassifierMixin, clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import precision_recall_curve
+from sklearn.metrics import precision_recall_curve, roc_auc_score
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -38,6 +38,15 @@ def _is_fitted(estimator: Any) -> bool:
     except (NotFittedError, AttributeError, TypeError):
         return False
     return True
+
+
+def _allows_nan(encoder: Any) -> bool:
+    """Whether ``encoder`` declares NaN support (False for estimators without sklearn
+    tags, e.g. sktime's, whose NaN handling is not declared that way)."""
+    try:
+        return bool(get_tags(encoder).input_tags.allow_nan)
+    except (AttributeError, TypeError):
+        return False
 
 
 class AnomalyPredictor(ClassifierMixin, BaseTorchEstimator):
@@ -113,6 +122,10 @@ class AnomalyPredictor(ClassifierMixin, BaseTorchEstimator):
     validation_f1_ : float or None
         F1 reached on the validation part with ``threshold_`` (None without
         validation).
+    validation_auc_ : float or None
+        ROC AUC of ``predict_proba[:, 1]`` on the validation part (None
+        without validation or when that part holds one class only): the
+        score to compare encoders or settings on, never the test part.
     classes_ : ndarray of shape (2,)
         The two labels, sorted; the second is the anomalous one.
     n_features_in_ : int
@@ -182,9 +195,7 @@ class AnomalyPredictor(ClassifierMixin, BaseTorchEstimator):
         tags.classifier_tags.multi_class = False
         # NaN reaches the encoder as missing values: allowed when the encoder allows it
         # (WindowStatistics, the default, does not).
-        tags.input_tags.allow_nan = self.encoder is not None and get_tags(
-            self.encoder
-        ).input_tags.allow_nan
+        tags.input_tags.allow_nan = self.encoder is not None and _allows_nan(self.encoder)
         return tags
 
     def _head(self, n_train: int, seed: int) -> Any:
@@ -203,8 +214,13 @@ class AnomalyPredictor(ClassifierMixin, BaseTorchEstimator):
             )
         return make_pipeline(StandardScaler(), head)
 
+    @staticmethod
+    def _default_encoder() -> Any:
+        """The unfitted encoder that ``encoder=None`` stands for."""
+        return WindowStatistics()
+
     def _fit_encoder(self, X: np.ndarray, seed: int) -> Any:
-        encoder = WindowStatistics() if self.encoder is None else self.encoder
+        encoder = self._default_encoder() if self.encoder is None else self.encoder
         if self.freeze_encoder and self.encoder is not None and _is_fitted(encoder):
             return copy.deepcopy(encoder)
         encoder = clone(encoder)
@@ -279,12 +295,14 @@ class AnomalyPredictor(ClassifierMixin, BaseTorchEstimator):
                 y01[:n_train],
                 **{f"{head_name}__sample_weight": weights},
             )
-        self.threshold_, self.validation_f1_ = 0.5, None
+        self.threshold_, self.validation_f1_, self.validation_auc_ = 0.5, None, None
         if n_val:
             proba = self.classifier_.predict_proba(features[n_train:])[:, 1]
             self.threshold_, self.validation_f1_ = best_f1_threshold(
                 y01[n_train:], proba
             )
+            if len(np.unique(y01[n_train:])) == 2:
+                self.validation_auc_ = float(roc_auc_score(y01[n_train:], proba))
 
     def _features(self, X: np.ndarray) -> np.ndarray:
         features = np.asarray(self.encoder_.transform(X), dtype=np.float64)
