@@ -121,6 +121,31 @@ def _score_scale(model, fit, values, feature: str, periods: int) -> np.ndarray:
     return z.mean(axis=1)
 
 
+COMBINATIONS = {
+    "mean": lambda z: z.mean(axis=1),
+    "max": lambda z: z.max(axis=1),
+    "top3": lambda z: np.sort(z, axis=1)[:, -3:].mean(axis=1),
+    "median": lambda z: np.median(z, axis=1),
+    "clipped-mean": lambda z: np.clip(z, -3.0, 10.0).mean(axis=1),
+}
+
+
+def combination_rows(item, series, mode: str) -> list[dict]:
+    """Channel-combination rules on one multivariate series for one detector mode."""
+    from sslts.anomaly import TSPulseAnomalyDetector
+
+    det = TSPulseAnomalyDetector(mode=mode, device="cpu", random_state=0).fit(series.fit)
+    z = det.channel_scores(series.values)
+    rows = []
+    for rule, combine in COMBINATIONS.items():
+        row = {"panel": item.panel, "kind": item.kind, "series": item.key,
+               "method": f"combine-{mode}-{rule}"}
+        row.update(evaluate(combine(z), series.labels, series.sliding_window))
+        row["time_s"] = 0.0
+        rows.append(row)
+    return rows
+
+
 def main() -> None:
     parser = make_parser(__doc__, out="anomaly_suite_dev", threads=1)
     parser.add_argument("--features", nargs="+", choices=FEATURES, default=list(FEATURES))
@@ -128,6 +153,8 @@ def main() -> None:
                         help="periods per window, or ms-mean / ms-max (1, 2 and 4 combined)")
     parser.add_argument("--panels", nargs="+", default=["uni", "multi"])
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--combine", nargs="+", default=None, metavar="MODE",
+                        help="instead: channel-combination rules of these detector modes")
     args = parser.parse_args()
     limit_threads(args.threads)
     warnings.filterwarnings("ignore")
@@ -137,6 +164,17 @@ def main() -> None:
     done = {(r["series"], r["method"]) for r in rows}
     items = suite_items(args.panels, ["selection"])[: args.limit]
     for item in items:
+        if args.combine:
+            if any((item.key, f"combine-{m}-mean") in done for m in args.combine):
+                continue
+            series = load_item(item)
+            if series is None or series.values.shape[1] == 1:
+                continue
+            for mode in args.combine:
+                rows += combination_rows(item, series, mode)
+            write_csv(path, rows)
+            print(item.key, flush=True)
+            continue
         methods = [f"{f}-{p}P" for f in args.features for p in args.periods]
         methods = [m for m in methods if (item.key, m) not in done]
         if not methods:

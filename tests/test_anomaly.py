@@ -399,29 +399,57 @@ def test_shared_finetune_routine(tiny_model):
 
 
 # ------------------------------------------------ TSPulse embedding distance
-def test_embedding_window_is_two_periods_and_capped():
-    x = _sine(n=600, period=25)
+def test_embedding_windows_are_one_two_and_four_periods_and_capped():
+    x = _sine(n=600, period=10)
     det = _tspulse_embedding().fit(x)
-    assert det.window_ == 2 * estimate_period(x[:, None])
-    assert _tspulse_embedding(window=40).fit(x).window_ == 40
+    period = estimate_period(x[:, None])
     context = det.model_.config.context_length
-    assert _tspulse_embedding(window=10 * context).fit(x).window_ == min(context, 600)
-    assert _tspulse_embedding(window=50).fit(x[:30]).window_ == 30
+    assert 4 * period < context
+    assert det.windows_ == (period, 2 * period, 4 * period)
+    assert _tspulse_embedding(window=40).fit(x).windows_ == (40,)
+    assert _tspulse_embedding(window=10 * context).fit(x).windows_ == (context,)
+    assert _tspulse_embedding(window=50).fit(x[:30]).windows_ == (30,)
+    # capped at the fit length; lengths capped to the same value are kept once
+    assert _tspulse_embedding().fit(x[:35]).windows_ == (period, 2 * period, 35)
+    assert _tspulse_embedding(window=20).fit(x[:15]).windows_ == (15,)
+    short = x[:60]
+    p = estimate_period(short[:, None])
+    assert _tspulse_embedding().fit(short).windows_ == tuple(
+        dict.fromkeys(min(k * p, 60) for k in (1, 2, 4))
+    )
 
 
 def test_embedding_scores_are_distances_to_the_nearest_fit_window():
     x = _sine(n=400, period=16, noise=0.1)
-    det = _tspulse_embedding().fit(x)
+    det = _tspulse_embedding(window=32).fit(x)
     # each fit window's nearest other fit window: scoring the fit series again
     # gives the fit scores (a window never matches itself)
     np.testing.assert_allclose(det.decision_function(x), det.decision_scores_, atol=1e-9)
     assert det.decision_scores_.std() > 0
-    # one reference set per channel, standardised with the fit windows
+    # one reference set per window length and channel, standardised with the fit windows
     multi = _tspulse_embedding().fit(_sine(n=400, period=16, channels=3))
-    assert len(multi.neighbors_) == 3
-    dim = multi.model_.embedding_sizes()["semantic"]
-    assert multi.embedding_mean_.shape == multi.embedding_scale_.shape == (3, dim + 2)
+    assert len(multi.neighbors_) == len(multi.windows_) == 3
+    assert all(len(per_channel) == 3 for per_channel in multi.neighbors_)
+    cfg = multi.model_.config
+    dim = (cfg.n_registers + 2) * cfg.d_model
+    for mean, scale in zip(multi.embedding_mean_, multi.embedding_scale_):
+        assert mean.shape == scale.shape == (3, dim + 2)
+    assert multi.embedding_center_.shape == multi.embedding_spread_.shape == (3, 3)
     assert multi.channel_scores(_sine(n=150, channels=3)).shape == (150, 3)
+
+
+def test_embedding_averages_the_standardised_window_lengths():
+    x = _sine(n=500, period=16, noise=0.2)
+    test = _sine(n=300, period=16, noise=0.2, seed=5)
+    det = _tspulse_embedding().fit(x)
+    series = check_series(test, estimator=det, reset=False)
+    singles = []
+    for length in det.windows_:
+        one = _tspulse_embedding(window=length).fit(x)
+        singles.append(one._embedding_stream(series))  # standardised on the same fit
+    np.testing.assert_allclose(
+        det._embedding_stream(series), np.mean(singles, axis=0), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_embedding_reference_is_clustered_when_the_fit_series_is_long(monkeypatch):
@@ -429,7 +457,7 @@ def test_embedding_reference_is_clustered_when_the_fit_series_is_long(monkeypatc
 
     monkeypatch.setattr(module, "_MAX_REFERENCES", 10)
     det = _tspulse_embedding(stride=4).fit(_sine(n=400, period=16, noise=0.1))
-    assert det.neighbors_[0].n_samples_fit_ == 10
+    assert det.neighbors_[0][0].n_samples_fit_ == 10
     scores = det.decision_function(_sine(n=200, seed=1))
     assert np.isfinite(scores).all()
 
@@ -502,10 +530,11 @@ def test_embedding_detects_level_and_amplitude_changes(change):
     else:
         test[1200:1400] *= 3.0
     # the model normalises each window: its embedding alone misses the change
-    windows = det._embedding_windows(Series(test[:, None].astype(np.float32), None))
-    plain = det._embedding_windows(Series(x[:, None].astype(np.float32), None))
-    inside = (windows.starts >= 1200) & (windows.starts + det.window_ <= 1400)
-    dim = det.embedding_mean_.shape[1] - 2
+    length = det.windows_[0]
+    windows = det._embedding_windows(Series(test[:, None].astype(np.float32), None), length)
+    plain = det._embedding_windows(Series(x[:, None].astype(np.float32), None), length)
+    inside = (windows.starts >= 1200) & (windows.starts + length <= 1400)
+    dim = det.embedding_mean_[0].shape[1] - 2
     feats, plain_feats = det._embed(windows)[inside], det._embed(plain)[inside]
     np.testing.assert_allclose(feats[..., :dim], plain_feats[..., :dim], atol=1e-3)
     # its location and log-scale make it stand out
@@ -593,7 +622,7 @@ def test_labels_are_ignored_by_detectors_that_do_not_read_them():
 def test_embedding_mode_when_the_window_equals_the_channel_count():
     X = _sine(n=200, period=16, noise=0.1, channels=16)
     det = _tspulse_embedding(window=16).fit(X)
-    assert det.window_ == 16
+    assert det.windows_ == (16,)
     scores = det.channel_scores(X)
     assert scores.shape == (200, 16) and np.isfinite(scores).all()
     # per-window distances were spread per channel, not read as window points

@@ -23,6 +23,7 @@ from sslts.anomaly._base import (
     robust_scale,
 )
 from sslts.data.windows import SlidingWindows, points_from_windows, sliding_windows
+from sslts.embedding import semantic_pooled_embedding
 from sslts.models import TSPulse
 from sslts.pretrained import initial_model
 
@@ -34,11 +35,10 @@ MODES = (*HEADS, "ensemble", "triangulation", *_EMBEDDING_MODES)
 _MASK_GROUPS = (
     4  # passes per window; each hides every 4th patch (25%, as in pretraining)
 )
-# embedding mode (chosen on NAB series outside the benchmark, see
-# benchmarks/dev_anomaly_embedding.py): window = this many estimated periods,
-# this embedding kind, at most this many reference windows (else K-Means centroids)
-_PERIODS_PER_WINDOW = 2
-_EMBEDDING_KIND = "semantic"
+# embedding mode (chosen on the selection half of the anomaly development suite,
+# benchmarks/dev_anomaly_suite.py): windows of these many estimated periods (read
+# out by semantic_pooled_embedding), at most this many reference windows (else K-Means centroids)
+_PERIODS_PER_WINDOW = (1, 2, 4)
 _MAX_REFERENCES = 2048
 _SELF_MATCH = 1e-5  # a fit window found in the reference set: use the next nearest
 _VARIANCE_EPS = 1e-5  # added to a window's variance before its log (as in RevIN)
@@ -82,24 +82,29 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
     falls back to the ensemble.
 
     ``"embedding"`` compares with the fit series instead: windows of
-    ``window`` points are embedded by the encoder (the register, "semantic",
-    embedding of each channel). The model normalises each window before
-    embedding it, so the window's location (mean of its observed points) and
-    log-scale (log of their standard deviation) are appended: a level shift or
-    an amplitude change would otherwise go unseen. These features are
-    standardised with the fit windows' statistics, the two appended ones
-    weighted by ``sqrt(dim / 2)`` so that they count as much in the distance
-    as the ``dim`` embedding features together; the fit windows' features are
-    kept (their K-Means centroids when there are more than 2,048), and a
-    window's score is the Euclidean distance to the nearest fit window (itself
-    excluded, so the fit series is scored leave-one-out); a point's score is
-    the mean over the windows covering it. It catches what looks ordinary
-    locally but never occurs in the normal part. ``"hybrid"`` takes, per point
-    and channel, the maximum of the ensemble (standardised once more on the
-    fit series) and the standardised embedding score. Window length, kind of
-    embedding, the appended location and log-scale with their weight and the
-    hybrid rule were chosen on NAB series outside the project's benchmark
-    (``benchmarks/dev_anomaly_embedding.py``).
+    ``window`` points are embedded by the encoder (per channel, the register
+    tokens and the time and FFT patch tokens averaged over the window's
+    observed patches, as :class:`~sslts.TSPulseEmbedder`'s default read-out).
+    The model normalises each window before embedding it, so the window's
+    location (mean of its observed points) and log-scale (log of their
+    standard deviation) are appended: a level shift or an amplitude change
+    would otherwise go unseen. These features are standardised with the fit
+    windows' statistics, the two appended ones weighted by ``sqrt(dim / 2)``
+    so that they count as much in the distance as the ``dim`` embedding
+    features together; the fit windows' features are kept (their K-Means
+    centroids when there are more than 2,048), and a window's score is the
+    Euclidean distance to the nearest fit window (itself excluded, so the fit
+    series is scored leave-one-out); a point's score is the mean over the
+    windows covering it. With ``window="auto"`` this is done at three window
+    lengths, one, two and four estimated periods (a shape anomaly within one
+    period and a change of rhythm over several both show), and the three
+    distances, each standardised with the fit series' median and IQR, are
+    averaged. It catches what looks ordinary locally but never occurs in the
+    normal part. ``"hybrid"`` takes, per point and channel, the maximum of the
+    ensemble (standardised once more on the fit series) and the standardised
+    embedding score. The read-out, the window lengths and their combination
+    were chosen on the selection half of the project's anomaly development
+    suite (``benchmarks/dev_anomaly_suite.py``).
 
     Channels are scored independently (the model
     is channel-independent) and combined by the rule of
@@ -121,9 +126,9 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         Which score stream to use (see above).
     window : int or "auto", default="auto"
         Length of the embedded windows (embedding modes only): at least 2, or
-        ``"auto"``, twice the period estimated by
-        :func:`~sslts.anomaly.estimate_period`. Capped at the model's context
-        and the fit series' length.
+        ``"auto"``, one, two and four times the period estimated by
+        :func:`~sslts.anomaly.estimate_period` (three scores averaged, see
+        above). Capped at the model's context and the fit series' length.
     stride : int or None, default=None
         Step between reconstruction windows; None means a quarter of the
         model's context (each point then lies in about four windows). Capped
@@ -178,15 +183,19 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         reconstruction window, relative to the median position, learnt on the
         fit series; errors are divided by it (None in modes without
         reconstruction).
-    window_ : int
-        Embedded window length (embedding modes only).
-    embedding_mean_, embedding_scale_ : ndarray of shape (n_channels, dim + 2)
-        Per-channel statistics standardising the window features (embedding
-        modes): the ``dim`` embedding features, then the location and the
-        log-scale (whose scales include the division by their weight).
-    neighbors_ : list of sklearn.neighbors.NearestNeighbors
-        Per-channel index of the standardised fit-window embeddings (or their
-        centroids) (embedding modes).
+    windows_ : tuple of int
+        Embedded window lengths, distinct (embedding modes only).
+    embedding_mean_, embedding_scale_ : list of ndarray of shape (n_channels, dim + 2)
+        Per window length, the per-channel statistics standardising the window
+        features (embedding modes): the ``dim`` embedding features, then the
+        location and the log-scale (whose scales include the division by their
+        weight).
+    neighbors_ : list of list of sklearn.neighbors.NearestNeighbors
+        Per window length, the per-channel index of the standardised fit-window
+        embeddings (or their centroids) (embedding modes).
+    embedding_center_, embedding_spread_ : ndarray of shape (n_windows, n_channels)
+        Per window length and channel, the fit series' median and IQR of the
+        distance scores, which standardise them before they are averaged.
     decision_scores_, threshold_, labels_, channel_scores_, n_features_in_
         See :class:`~sslts.anomaly.BaseSeriesDetector`.
 
@@ -313,10 +322,7 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         mode = self.selected_mode_
         raw = self._head_scores(series, _heads_of(mode))
         if mode in _EMBEDDING_MODES:
-            windows = self._embedding_windows(series)
-            raw["embedding"] = self._embedding_scores(
-                series, windows, self._embed(windows)
-            )
+            raw["embedding"] = self._embedding_stream(series)
         return self._streams(raw)[mode]
 
     # ------------------------------------------------------- embedding mode
@@ -324,59 +330,64 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         """Keep the standardised embeddings of the fit windows; score the fit series."""
         context = self.model_.config.context_length
         if isinstance(self.window, str):
-            length = _PERIODS_PER_WINDOW * resolve_window(self.window, series.values)
+            period = resolve_window(self.window, series.values)
+            lengths = [k * period for k in _PERIODS_PER_WINDOW]
         else:
-            length = resolve_window(self.window, series.values)
-        self.window_ = max(1, min(length, context, series.n_timepoints))
-        windows = self._embedding_windows(series)
-        emb = self._embed(windows)  # (n_windows, channels, dim + 2)
-        self.embedding_mean_ = emb.mean(axis=0)
-        std = emb.std(axis=0)
-        self.embedding_scale_ = np.where(std > 1e-12, std, 1.0)
-        # location and log-scale weigh as much as the dim embedding features
-        self.embedding_scale_[:, -2:] /= np.sqrt((emb.shape[2] - 2) / 2)
-        self.neighbors_ = []
-        for channel in range(emb.shape[1]):
-            reference = (emb[:, channel] - self.embedding_mean_[channel]) / (
-                self.embedding_scale_[channel]
-            )
-            if len(reference) > _MAX_REFERENCES:
-                reference = (
-                    KMeans(_MAX_REFERENCES, n_init=1, random_state=self.random_state)
-                    .fit(reference)
-                    .cluster_centers_
-                )
-            self.neighbors_.append(
-                NearestNeighbors(n_neighbors=min(2, len(reference))).fit(reference)
-            )
-        return self._embedding_scores(series, windows, emb)
+            lengths = [resolve_window(self.window, series.values)]
+        capped = (max(1, min(n, context, series.n_timepoints)) for n in lengths)
+        self.windows_ = tuple(dict.fromkeys(capped))  # distinct, in order
+        self.embedding_mean_, self.embedding_scale_, self.neighbors_ = [], [], []
+        per_window = []
+        for length in self.windows_:
+            windows = self._embedding_windows(series, length)
+            emb = self._embed(windows)  # (n_windows, channels, dim + 2)
+            mean, scale, neighbors = _reference(emb, self.random_state)
+            self.embedding_mean_.append(mean)
+            self.embedding_scale_.append(scale)
+            self.neighbors_.append(neighbors)
+            per_window.append(self._window_distances(series, windows, emb, len(per_window)))
+        per_window = np.stack(per_window)  # (n_lengths, n_timepoints, channels)
+        self.embedding_center_ = np.median(per_window, axis=1)
+        self.embedding_spread_ = np.stack([robust_scale(d) for d in per_window])
+        return self._combine_lengths(per_window)
 
-    def _embedding_windows(self, series: Series) -> SlidingWindows:
-        stride = (
-            max(4, self.window_ // 8) if self.stride is None else self.stride
-        )
-        return sliding_windows(series, self.window_, min(stride, self.window_))
+    def _combine_lengths(self, per_window: np.ndarray) -> np.ndarray:
+        """Mean over window lengths of the distances standardised on the fit series."""
+        z = (per_window - self.embedding_center_[:, None]) / self.embedding_spread_[:, None]
+        return z.mean(axis=0)
+
+    def _embedding_stream(self, series: Series) -> np.ndarray:
+        per_window = [
+            self._window_distances(series, windows, self._embed(windows), i)
+            for i, windows in enumerate(
+                self._embedding_windows(series, n) for n in self.windows_
+            )
+        ]
+        return self._combine_lengths(np.stack(per_window))
+
+    def _embedding_windows(self, series: Series, length: int) -> SlidingWindows:
+        stride = max(4, length // 8) if self.stride is None else self.stride
+        return sliding_windows(series, length, min(stride, length))
 
     def _embed(self, windows: SlidingWindows) -> np.ndarray:
         """Features ``(n_windows, channels, dim + 2)``: embedding, location, log-scale."""
         model = self.model_.to(self._device())
         values, observed = pad_to_context(windows, model.config.context_length)
         emb = self._infer(
-            lambda x, obs: model.embed(x, obs, kind=_EMBEDDING_KIND).float(),
+            lambda x, obs: semantic_pooled_embedding(model, x, obs).float(),
             (values, observed),
             max(1, self.batch_size // windows.values.shape[1]),
         )
         return np.concatenate([emb, window_location_scale(windows)], axis=2)
 
-    def _embedding_scores(
-        self, series: Series, windows: SlidingWindows, emb: np.ndarray
+    def _window_distances(
+        self, series: Series, windows: SlidingWindows, emb: np.ndarray, index: int
     ) -> np.ndarray:
         """Distance of each window to the nearest fit window, spread over its points."""
         dist = np.empty(emb.shape[:2])
-        for channel, neighbors in enumerate(self.neighbors_):
-            z = (emb[:, channel] - self.embedding_mean_[channel]) / (
-                self.embedding_scale_[channel]
-            )
+        mean, scale = self.embedding_mean_[index], self.embedding_scale_[index]
+        for channel, neighbors in enumerate(self.neighbors_[index]):
+            z = (emb[:, channel] - mean[channel]) / scale[channel]
             dist[:, channel] = nearest_other(neighbors, z)
         scores = points_from_windows(dist, windows, per="window")
         if series.observed is not None:
@@ -536,6 +547,34 @@ def position_profile(
     center = np.where(np.isfinite(center) & (center > 0), center, 1.0)
     profile = profile / center
     return np.where(np.isfinite(profile) & (profile > 0), profile, 1.0)
+
+
+def _reference(
+    emb: np.ndarray, random_state: Any
+) -> tuple[np.ndarray, np.ndarray, list[NearestNeighbors]]:
+    """Standardisation and per-channel nearest-neighbour index of fit-window features.
+
+    The location and log-scale (last two features) weigh as much as the
+    embedding features together; more than ``_MAX_REFERENCES`` windows are
+    replaced by their K-Means centroids.
+    """
+    mean = emb.mean(axis=0)
+    std = emb.std(axis=0)
+    scale = np.where(std > 1e-12, std, 1.0)
+    scale[:, -2:] /= np.sqrt((emb.shape[2] - 2) / 2)
+    neighbors = []
+    for channel in range(emb.shape[1]):
+        reference = (emb[:, channel] - mean[channel]) / scale[channel]
+        if len(reference) > _MAX_REFERENCES:
+            reference = (
+                KMeans(_MAX_REFERENCES, n_init=1, random_state=random_state)
+                .fit(reference)
+                .cluster_centers_
+            )
+        neighbors.append(
+            NearestNeighbors(n_neighbors=min(2, len(reference))).fit(reference)
+        )
+    return mean, scale, neighbors
 
 
 def pad_to_context(windows: SlidingWindows, context: int) -> tuple[np.ndarray, np.ndarray]:
