@@ -46,6 +46,8 @@ from sslts.pretrained import initial_model
 
 FEATURES = ("reg", "detail", "pooled", "znorm", "detail-noloc")
 MAX_REFERENCES = 2048
+BLOCK = False  # --block: one scale per channel's embedding features
+JOINT = False  # --joint: channels side by side in one vector per window
 
 
 def window_features(model: TSPulse, windows, feature: str) -> np.ndarray:
@@ -82,6 +84,9 @@ def knn_scores(fit_feat: np.ndarray, eval_feat: np.ndarray, rng) -> tuple[np.nda
     """Per-channel nearest-fit-window distances of fit (leave-one-out) and eval windows."""
     mean = fit_feat.mean(0)
     std = fit_feat.std(0)
+    if BLOCK:  # one scale per channel's embedding block: rare features cannot explode
+        block = np.sqrt((std[:, :-2] ** 2).mean(axis=1, keepdims=True))
+        std[:, :-2] = np.where(block > 1e-12, block, 1.0)
     std = np.where(std > 1e-12, std, 1.0)
     has_loc = fit_feat.shape[2] > 2
     if has_loc:
@@ -99,11 +104,13 @@ def knn_scores(fit_feat: np.ndarray, eval_feat: np.ndarray, rng) -> tuple[np.nda
 
 
 def score(model, fit: np.ndarray, values: np.ndarray, feature: str, periods: str) -> np.ndarray:
-    """``periods``: ``"2"`` (one scale) or ``"ms-mean"``/``"ms-max"`` (1, 2, 4 combined)."""
+    """``periods``: ``"2"`` (one scale) or ``"ms-mean"``/``"ms-max"`` (1, 2 and 4
+    periods combined), ``"ms12-mean"`` (1 and 2 periods)..."""
     if not periods.startswith("ms"):
         return _score_scale(model, fit, values, feature, int(periods))
-    scales = [_score_scale(model, fit, values, feature, k) for k in (1, 2, 4)]
-    return np.mean(scales, axis=0) if periods == "ms-mean" else np.max(scales, axis=0)
+    digits, rule = periods[2:].split("-")
+    scales = [_score_scale(model, fit, values, feature, int(k)) for k in digits or "124"]
+    return np.mean(scales, axis=0) if rule == "mean" else np.max(scales, axis=0)
 
 
 def _score_scale(model, fit, values, feature: str, periods: int) -> np.ndarray:
@@ -112,9 +119,11 @@ def _score_scale(model, fit, values, feature: str, periods: int) -> np.ndarray:
     fw = sliding_windows(Series(fit.astype(np.float32), None), window, stride)
     ew = sliding_windows(Series(values.astype(np.float32), None), window, stride)
     rng = np.random.default_rng(0)
-    fit_d, eval_d = knn_scores(
-        window_features(model, fw, feature), window_features(model, ew, feature), rng
-    )
+    fit_f, eval_f = window_features(model, fw, feature), window_features(model, ew, feature)
+    if JOINT:  # one vector per window: every channel's features side by side
+        fit_f = fit_f.reshape(len(fit_f), 1, -1)
+        eval_f = eval_f.reshape(len(eval_f), 1, -1)
+    fit_d, eval_d = knn_scores(fit_f, eval_f, rng)
     fit_points = points_from_windows(fit_d, fw, per="window")
     eval_points = points_from_windows(eval_d, ew, per="window")
     z = (eval_points - np.median(fit_points, 0)) / robust_scale(fit_points)
@@ -155,7 +164,13 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--combine", nargs="+", default=None, metavar="MODE",
                         help="instead: channel-combination rules of these detector modes")
+    parser.add_argument("--block", action="store_true",
+                        help="standardise each channel's embedding block by one scale")
+    parser.add_argument("--joint", action="store_true",
+                        help="multivariate: one distance per window over all channels")
     args = parser.parse_args()
+    global JOINT, BLOCK
+    JOINT, BLOCK = args.joint, args.block
     limit_threads(args.threads)
     warnings.filterwarnings("ignore")
     model = initial_model("default", TSPulse)[0].eval()
@@ -175,7 +190,8 @@ def main() -> None:
             write_csv(path, rows)
             print(item.key, flush=True)
             continue
-        methods = [f"{f}-{p}P" for f in args.features for p in args.periods]
+        methods = [f"{f}-{p}P" + ("-joint" if args.joint else "") + ("-block" if args.block else "")
+                   for f in args.features for p in args.periods]
         methods = [m for m in methods if (item.key, m) not in done]
         if not methods:
             continue
@@ -184,7 +200,7 @@ def main() -> None:
             continue
         for method in methods:
             feature = max((f for f in FEATURES if method.startswith(f + "-")), key=len)
-            periods = method[len(feature) + 1 :]
+            periods = method[len(feature) + 1 :].removesuffix("-block").removesuffix("-joint")
             start = time.perf_counter()
             s = score(model, series.fit, series.values, feature, periods[:-1])
             row = {"panel": item.panel, "kind": item.kind, "series": item.key, "method": method}

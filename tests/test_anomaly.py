@@ -399,23 +399,22 @@ def test_shared_finetune_routine(tiny_model):
 
 
 # ------------------------------------------------ TSPulse embedding distance
-def test_embedding_windows_are_one_two_and_four_periods_and_capped():
+def test_embedding_windows_are_one_and_two_periods_and_capped():
     x = _sine(n=600, period=10)
     det = _tspulse_embedding().fit(x)
     period = estimate_period(x[:, None])
     context = det.model_.config.context_length
-    assert 4 * period < context
-    assert det.windows_ == (period, 2 * period, 4 * period)
+    assert 2 * period < context
+    assert det.windows_ == (period, 2 * period)
     assert _tspulse_embedding(window=40).fit(x).windows_ == (40,)
     assert _tspulse_embedding(window=10 * context).fit(x).windows_ == (context,)
     assert _tspulse_embedding(window=50).fit(x[:30]).windows_ == (30,)
     # capped at the fit length; lengths capped to the same value are kept once
-    assert _tspulse_embedding().fit(x[:35]).windows_ == (period, 2 * period, 35)
-    assert _tspulse_embedding(window=20).fit(x[:15]).windows_ == (15,)
+    assert _tspulse_embedding(window=20).fit(x[:12]).windows_ == (12,)
     short = x[:60]
     p = estimate_period(short[:, None])
     assert _tspulse_embedding().fit(short).windows_ == tuple(
-        dict.fromkeys(min(k * p, 60) for k in (1, 2, 4))
+        dict.fromkeys(min(k * p, 60) for k in (1, 2))
     )
 
 
@@ -428,13 +427,13 @@ def test_embedding_scores_are_distances_to_the_nearest_fit_window():
     assert det.decision_scores_.std() > 0
     # one reference set per window length and channel, standardised with the fit windows
     multi = _tspulse_embedding().fit(_sine(n=400, period=16, channels=3))
-    assert len(multi.neighbors_) == len(multi.windows_) == 3
+    assert len(multi.neighbors_) == len(multi.windows_) == 2
     assert all(len(per_channel) == 3 for per_channel in multi.neighbors_)
     cfg = multi.model_.config
     dim = (cfg.n_registers + 2) * cfg.d_model
     for mean, scale in zip(multi.embedding_mean_, multi.embedding_scale_):
         assert mean.shape == scale.shape == (3, dim + 2)
-    assert multi.embedding_center_.shape == multi.embedding_spread_.shape == (3, 3)
+    assert multi.embedding_center_.shape == multi.embedding_spread_.shape == (2, 3)
     assert multi.channel_scores(_sine(n=150, channels=3)).shape == (150, 3)
 
 

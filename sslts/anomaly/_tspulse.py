@@ -38,7 +38,7 @@ _MASK_GROUPS = (
 # embedding mode (chosen on the selection half of the anomaly development suite,
 # benchmarks/dev_anomaly_suite.py): windows of these many estimated periods (read
 # out by semantic_pooled_embedding), at most this many reference windows (else K-Means centroids)
-_PERIODS_PER_WINDOW = (1, 2, 4)
+_PERIODS_PER_WINDOW = (1, 2)
 _MAX_REFERENCES = 2048
 _SELF_MATCH = 1e-5  # a fit window found in the reference set: use the next nearest
 _VARIANCE_EPS = 1e-5  # added to a window's variance before its log (as in RevIN)
@@ -95,11 +95,10 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
     centroids when there are more than 2,048), and a window's score is the
     Euclidean distance to the nearest fit window (itself excluded, so the fit
     series is scored leave-one-out); a point's score is the mean over the
-    windows covering it. With ``window="auto"`` this is done at three window
-    lengths, one, two and four estimated periods (a shape anomaly within one
-    period and a change of rhythm over several both show), and the three
-    distances, each standardised with the fit series' median and IQR, are
-    averaged. It catches what looks ordinary locally but never occurs in the
+    windows covering it. With ``window="auto"`` this is done at two window
+    lengths, one and two estimated periods (a shape anomaly within one period
+    and a change across periods both show), and the two distances, each
+    standardised with the fit series' median and IQR, are averaged. It catches what looks ordinary locally but never occurs in the
     normal part. ``"hybrid"`` takes, per point and channel, the maximum of the
     ensemble (standardised once more on the fit series) and the standardised
     embedding score. The read-out, the window lengths and their combination
@@ -126,8 +125,8 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         Which score stream to use (see above).
     window : int or "auto", default="auto"
         Length of the embedded windows (embedding modes only): at least 2, or
-        ``"auto"``, one, two and four times the period estimated by
-        :func:`~sslts.anomaly.estimate_period` (three scores averaged, see
+        ``"auto"``, one and two times the period estimated by
+        :func:`~sslts.anomaly.estimate_period` (two scores averaged, see
         above). Capped at the model's context and the fit series' length.
     stride : int or None, default=None
         Step between reconstruction windows; None means a quarter of the
