@@ -37,6 +37,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 from _anomaly_suite import HALVES, PANELS, load_item, suite_items
@@ -264,6 +265,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N items")
     parser.add_argument("--rerun", action="store_true",
                         help="score again the (series, method) pairs already in <out>.csv")
+    parser.add_argument("--also", nargs="*", default=[], type=Path, metavar="CSV",
+                        help="rows of other runs' CSVs added to the summary (not rescored)")
     args = parser.parse_args()
     csv_path = args.out.with_suffix(".csv")
     rows = read_csv(csv_path) if csv_path.is_file() else []
@@ -279,6 +282,9 @@ def main() -> None:
     for new in tqdm(results, total=len(todo), desc="series"):
         rows += new
         write_csv(csv_path, rows)
+    for extra in args.also:  # rows scored by other runs, for one summary
+        seen = {(r["series"], r["method"]) for r in rows}
+        rows += [r for r in read_csv(extra) if (r["series"], r["method"]) not in seen]
     rows = [r | {m: float(r[m]) for m in (*METRICS, "edge_alarms", "time_s")} for r in rows]
     summary = summarise(rows)
     write_csv(args.out.with_name(args.out.name + "_summary.csv"), summary)

@@ -328,10 +328,11 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
     pretrained : str, path or None, default="default"
         TSPulse checkpoint.
     mode : {"time", "fft", "forecast", "ensemble", "triangulation", "embedding", \
-            "hybrid"}, default="triangulation"
+            "hybrid"}, default="embedding"
         Which score stream to use.
     window : int or "auto", default="auto"
-        Window length of the embedding modes (``"auto"``: two estimated periods).
+        Window length of the embedding modes (``"auto"``: one and two estimated
+        periods, their scores averaged).
     stride : int or None, default=None
         Step between reconstruction windows (None: a quarter of the context) or,
         in the embedding modes, between embedded windows (None: an eighth of
@@ -395,7 +396,7 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
     def __init__(
         self,
         pretrained: Any = "default",
-        mode: str = "triangulation",
+        mode: str = "embedding",
         window: int | str = "auto",
         stride: int | None = None,
         smoothing_length: int = 8,

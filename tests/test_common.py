@@ -39,8 +39,9 @@ ESTIMATORS = [
     ),
     KMeansAnomalyDetector(n_clusters=5, random_state=0),
     DeepSVDDAnomalyDetector(hidden_sizes=(8, 4), max_epochs=1, random_state=0),
-    # triangulation (the default) reads y as 0/1 point labels and rejects the
-    # multi-class/continuous y the generic checks pass; the ensemble does not.
+    # the default (embedding) and the reconstruction ensemble; triangulation reads
+    # y as 0/1 point labels and rejects the multi-class/continuous y the generic
+    # checks pass.
     TSPulseAnomalyDetector(pretrained=TINY_CHECKPOINT, mode="ensemble", random_state=0),
     TSPulseAnomalyDetector(
         pretrained=TINY_CHECKPOINT, mode="embedding", random_state=0
