@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     x, labels = make_series()
     train = x[: int(0.4 * len(x))]
     detectors = {
-        "TSPulse zero-shot": TSPulseAnomalyDetector(mode="ensemble", random_state=0),
+        "TSPulse zero-shot": TSPulseAnomalyDetector(random_state=0),
         "K-Means": KMeansAnomalyDetector(random_state=0),
     }
     scores = {}
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         scores["TSPulse zero-shot"],
         labels=labels,
         threshold=detector.threshold_,
-        title="TSPulse zero-shot anomaly scores (ensemble of heads)",
+        title="TSPulse zero-shot anomaly scores (default: embedding distance to the fit part)",
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     ax.figure.savefig(args.out, dpi=110, bbox_inches="tight")
