@@ -5,8 +5,9 @@ A synthetic two-channel series has anomalies (level shifts) that are announced
 by a precursor: during the 100 points before each one the noise grows and a
 fast oscillation appears. Following the MTS-JEPA protocol we cut the series
 into non-overlapping 100-point windows, label each window by whether the *next*
-one holds an anomaly, split 6:2:2 in time order, train ``AnomalyPredictor`` on
-per-window statistics, pick its threshold on the validation part, and measure
+one holds an anomaly, split 6:2:2 in time order, train ``AnomalyPredictor`` with
+its default encoder (the frozen shipped TSPulse with per-window statistics
+appended), pick its threshold on the validation part, and measure
 window-level F1 and ROC AUC on the test part. A model trained on shuffled labels
 shows what chance looks like. The figure shows the warning probability of
 every test window against the windows that really came before an anomaly.

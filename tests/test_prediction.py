@@ -8,7 +8,9 @@ from _tiny import TINY_CHECKPOINT
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import f1_score, roc_auc_score
+from sklearn.pipeline import FeatureUnion
 
+from sslts import TSPulseEmbedder
 from sslts.anomaly import KMeansAnomalyDetector
 from sslts.latent import JEPAEmbedder
 from sslts.prediction import (
@@ -162,6 +164,15 @@ def test_window_scorer_with_the_kmeans_detector():
 
 
 # ----------------------------------------------------------- the predictor
+@pytest.fixture(autouse=True)
+def tiny_default_encoder(monkeypatch):
+    """The default encoder's frozen TSPulse is the tiny checkpoint here (speed);
+    ``test_default_encoder_uses_the_shipped_checkpoint`` checks the real one."""
+    from sslts.prediction import _predictor
+
+    monkeypatch.setattr(_predictor, "_DEFAULT_PRETRAINED", TINY_CHECKPOINT)
+
+
 @pytest.fixture(scope="module")
 def precursor_split():
     series, labels = make_precursor_series(40_000, random_state=0)
@@ -178,7 +189,44 @@ def test_predictor_learns_planted_precursors(precursor_split):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     assert roc_auc_score(y_test, proba[:, 1]) > 0.8
     assert f1_score(y_test, model.predict(X_test)) > 0.6
-    assert isinstance(model.encoder_, WindowStatistics)
+    assert isinstance(model.encoder_, FeatureUnion)
+
+
+def test_default_encoder_is_frozen_tspulse_and_statistics_fitted_on_the_training_part(
+    precursor_split,
+):
+    X_fit, y_fit, X_test, _ = precursor_split
+    X_fit, y_fit = X_fit[-160:], y_fit[-160:]
+    model = AnomalyPredictor(classifier="logistic", validation_fraction=0.25).fit(X_fit, y_fit)
+    (name_a, tspulse), (name_b, statistics) = model.encoder_.transformer_list
+    assert (name_a, name_b) == ("tspulse", "statistics")
+    assert isinstance(statistics, WindowStatistics)
+    assert tspulse.get_params()["pretrained"] == TINY_CHECKPOINT
+    assert tspulse.channel_pooling == "mean" and tspulse.max_epochs == 0  # frozen
+    # fitted (standardisation statistics) on the 120 training windows only: the
+    # validation windows and the labels never reach the encoder
+    reference = TSPulseEmbedder(pretrained=TINY_CHECKPOINT, channel_pooling="mean")
+    reference.fit(X_fit[:120])
+    embedding = reference.transform(X_test)
+    expected = np.hstack([embedding, WindowStatistics().fit(X_fit).transform(X_test)])
+    assert expected.shape[1] == embedding.shape[1] + 5 * 2  # 5 statistics per channel
+    np.testing.assert_allclose(model.encoder_.transform(X_test), expected, rtol=1e-5, atol=1e-5)
+    assert AnomalyPredictor().encoder is None  # the default is built in fit, not __init__
+
+
+def test_default_encoder_uses_the_shipped_checkpoint(monkeypatch, precursor_split):
+    from sslts.prediction import _predictor
+    from sslts.pretrained import DEFAULT_CHECKPOINT
+
+    monkeypatch.setattr(_predictor, "_DEFAULT_PRETRAINED", "default")
+    X_fit, y_fit, X_test, _ = precursor_split
+    model = AnomalyPredictor(classifier="logistic", random_state=0)
+    model.fit(X_fit[-80:], y_fit[-80:])
+    tspulse = model.encoder_.transformer_list[0][1]
+    shipped = TSPulseEmbedder(channel_pooling="mean").fit(X_fit[-80:-20])
+    assert DEFAULT_CHECKPOINT == "tspulse-synth" and tspulse.card_ == shipped.card_
+    n_embedding = shipped.transform(X_test[:2]).shape[1]
+    assert model.encoder_.transform(X_test[:2]).shape == (2, n_embedding + 5 * 2)
 
 
 def test_shuffled_labels_stay_near_chance(precursor_split):

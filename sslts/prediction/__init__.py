@@ -14,9 +14,11 @@ Public API
   protocol's examples;
 * :class:`AnomalyPredictor` is the classifier: any scikit-learn transformer
   (``WindowStatistics``, :class:`sslts.TSPulseEmbedder`, a JEPA embedder,
-  MiniRocket, a :class:`WindowScorer`...) produces the features;
+  MiniRocket, a :class:`WindowScorer`...) produces the features; by default
+  the frozen shipped TSPulse (averaged over channels) with the window
+  statistics appended;
 * :class:`WindowStatistics` (per-channel mean, std, min, max and slope) is the
-  simple baseline featuriser and the default encoder;
+  simple baseline featuriser (and part of the default encoder);
 * :class:`WindowScorer` turns a point-level anomaly detector (series in, one
   score per time point out, e.g. ``sslts.anomaly.KMeansAnomalyDetector``) into
   a window-level score, which is how detection baselines enter the protocol.

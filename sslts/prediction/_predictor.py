@@ -13,7 +13,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_curve, roc_auc_score
 from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import FeatureUnion, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.class_weight import compute_sample_weight
@@ -23,9 +23,12 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from sslts._base import BaseTorchEstimator
 from sslts._params import Interval, Options
 from sslts._validation import Panel
+from sslts.embedding import TSPulseEmbedder
 from sslts.prediction._features import WindowStatistics
 
 _CLASSIFIERS = ("mlp", "logistic")
+#: checkpoint of the default encoder's frozen TSPulse (tests swap in a tiny one)
+_DEFAULT_PRETRAINED = "default"
 
 
 def _is_fitted(estimator: Any) -> bool:
@@ -67,7 +70,15 @@ class AnomalyPredictor(ClassifierMixin, BaseTorchEstimator):
     ----------
     encoder : transformer or None, default=None
         Turns a panel of windows ``(n, C, T)`` into 2D features. None means
-        :class:`WindowStatistics`. Any sklearn-style transformer works:
+        the frozen shipped TSPulse, its embedding averaged over channels,
+        followed by the per-channel :class:`WindowStatistics`:
+        ``FeatureUnion([("tspulse", TSPulseEmbedder(channel_pooling="mean")),
+        ("statistics", WindowStatistics())])``, built and fitted (without
+        labels, on the training part) in ``fit``. It was chosen among frozen
+        self-supervised encoders on the validation parts of the SMAP and MSL
+        early-warning protocol (``benchmarks/bench_anomaly_prediction.py``;
+        ``docs/early_warning.md`` has the numbers and its limits). Any
+        sklearn-style transformer works: :class:`WindowStatistics` alone,
         :class:`sslts.TSPulseEmbedder`, a JEPA embedder, sktime's MiniRocket,
         a :class:`WindowScorer` around a point-level detector.
     freeze_encoder : bool, default=True
@@ -194,7 +205,7 @@ class AnomalyPredictor(ClassifierMixin, BaseTorchEstimator):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = False
         # NaN reaches the encoder as missing values: allowed when the encoder allows it
-        # (WindowStatistics, the default, does not).
+        # (the default's WindowStatistics does not).
         tags.input_tags.allow_nan = self.encoder is not None and _allows_nan(self.encoder)
         return tags
 
@@ -216,8 +227,16 @@ class AnomalyPredictor(ClassifierMixin, BaseTorchEstimator):
 
     @staticmethod
     def _default_encoder() -> Any:
-        """The unfitted encoder that ``encoder=None`` stands for."""
-        return WindowStatistics()
+        """The unfitted encoder that ``encoder=None`` stands for (see the class docstring)."""
+        return FeatureUnion(
+            [
+                (
+                    "tspulse",
+                    TSPulseEmbedder(pretrained=_DEFAULT_PRETRAINED, channel_pooling="mean"),
+                ),
+                ("statistics", WindowStatistics()),
+            ]
+        )
 
     def _fit_encoder(self, X: np.ndarray, seed: int) -> Any:
         encoder = self._default_encoder() if self.encoder is None else self.encoder
