@@ -30,6 +30,25 @@ Run::
 
     nice -n 5 python benchmarks/bench_anomaly_suite.py --n-jobs 2
     python benchmarks/bench_anomaly_suite.py --halves selection --methods TSPulse-default KMeans-win
+
+The committed results (``benchmarks/results/anomaly_suite*``) were made in parts
+on a 2-core machine, then merged into one CSV (``--also``): every classical
+method on the selection half; on the report half the five classical detectors
+that led on the selection half (``KMeans-win DeepSVDD-win aeon-KMeansAD pyod-LOF
+pyod-KNN``, named before the report half was run); ``TSPulse-default`` on both
+halves; rows named ``TSPulse-*-previous`` are the detector as it was before this
+suite (reconstruction without position calibration, register embedding of two
+periods), on the selection half::
+
+    python benchmarks/bench_anomaly_suite.py --halves selection --methods KMeans-win \
+        DeepSVDD-win aeon-KMeansAD aeon-STOMP aeon-DWT_MLEAD pyod-IForest pyod-LOF \
+        pyod-KNN pyod-PCA pyod-HBOS
+    python benchmarks/bench_anomaly_suite.py --halves report --methods KMeans-win \
+        DeepSVDD-win aeon-KMeansAD pyod-LOF pyod-KNN --out benchmarks/results/anomaly_suite_report
+    python benchmarks/bench_anomaly_suite.py --methods TSPulse-default \
+        --out benchmarks/results/anomaly_suite_default
+    python benchmarks/bench_anomaly_suite.py --methods TSPulse-default \
+        --also benchmarks/results/anomaly_suite_report.csv benchmarks/results/anomaly_suite_default.csv
 """
 
 from __future__ import annotations
@@ -266,11 +285,14 @@ def main() -> None:
     parser.add_argument("--rerun", action="store_true",
                         help="score again the (series, method) pairs already in <out>.csv")
     parser.add_argument("--also", nargs="*", default=[], type=Path, metavar="CSV",
-                        help="rows of other runs' CSVs added to the summary (not rescored)")
+                        help="rows of other runs' CSVs merged into <out>.csv (not rescored)")
     args = parser.parse_args()
     csv_path = args.out.with_suffix(".csv")
     rows = read_csv(csv_path) if csv_path.is_file() else []
     rows = [r for r in rows if not (r["method"] in UNIVARIATE_ONLY and r["d"] != "1")]
+    for extra in args.also:  # rows scored by other runs, merged into <out>.csv
+        seen = {(r["series"], r["method"]) for r in rows}
+        rows += [r for r in read_csv(extra) if (r["series"], r["method"]) not in seen]
     if args.rerun:
         rows = [r for r in rows if r["method"] not in args.methods]
     done = {(r["series"], r["method"]) for r in rows}
@@ -279,12 +301,10 @@ def main() -> None:
     todo = [(item, methods) for item, methods in todo if methods]
     jobs = (delayed(score_item)(item, methods, args.seed, args.threads) for item, methods in todo)
     results = Parallel(n_jobs=args.n_jobs, return_as="generator_unordered")(jobs)
+    write_csv(csv_path, rows)
     for new in tqdm(results, total=len(todo), desc="series"):
         rows += new
         write_csv(csv_path, rows)
-    for extra in args.also:  # rows scored by other runs, for one summary
-        seen = {(r["series"], r["method"]) for r in rows}
-        rows += [r for r in read_csv(extra) if (r["series"], r["method"]) not in seen]
     rows = [r | {m: float(r[m]) for m in (*METRICS, "edge_alarms", "time_s")} for r in rows]
     summary = summarise(rows)
     write_csv(args.out.with_name(args.out.name + "_summary.csv"), summary)

@@ -281,11 +281,11 @@ def test_ema_target_bad_names():
 def test_objective_progress_by_steps():
     cfg = config()
     net = make_net(cfg, max_epochs=1)
-    net.set_params(callbacks__progress__total_steps=3)  # 64 samples = 2 batches
+    net.set_params(callbacks__objective_progress__total_steps=3)  # 64 samples = 2 batches
     net.fit(toy_pairs(n=64))
     assert net.criterion_.progress == pytest.approx(0.5)
     with pytest.raises(ValueError, match="total_steps must be >= 1"):
-        net.set_params(callbacks__progress__total_steps=0).fit(toy_pairs(n=32))
+        net.set_params(callbacks__objective_progress__total_steps=0).fit(toy_pairs(n=32))
 
 
 def test_collapse_statistics():

@@ -224,7 +224,8 @@ def mtsjepa_callbacks(decay: float) -> list[tuple[str, Callback]]:
     Returns
     -------
     list of (str, Callback)
-        Named ``"ema"``, ``"progress"`` and ``"collapse"``.
+        Named ``"ema"``, ``"objective_progress"`` and ``"collapse"`` (not
+        ``"progress"``: that is the progress bar of a verbose fit).
     """
     return [
         (
@@ -233,6 +234,6 @@ def mtsjepa_callbacks(decay: float) -> list[tuple[str, Callback]]:
                 ("encoder", "codebook"), ("target_encoder", "target_codebook"), decay=decay
             ),
         ),
-        ("progress", ObjectiveProgress()),
+        ("objective_progress", ObjectiveProgress()),
         ("collapse", CollapseMonitor()),
     ]
