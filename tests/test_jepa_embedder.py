@@ -265,7 +265,7 @@ def test_canonical_pipeline_equals_the_scaler_pipeline(long_panel):
 
 
 def test_verbose_mtsjepa_fit_shows_a_progress_bar_beside_its_own_callbacks(capsys):
-    X = np.random.default_rng(0).normal(size=(8, 1, 64)).astype(np.float32)
+    X = np.random.default_rng(0).normal(size=(8, 1, 128)).astype(np.float32)
     emb = JEPAEmbedder(
         objective="mts-jepa", max_epochs=1, verbose=True, context_length=64,
         patch_length=8, d_model=16, n_layers=1, random_state=0,
