@@ -49,6 +49,12 @@ periods), on the selection half::
         --out benchmarks/results/anomaly_suite_default
     python benchmarks/bench_anomaly_suite.py --methods TSPulse-default \
         --also benchmarks/results/anomaly_suite_report.csv benchmarks/results/anomaly_suite_default.csv
+
+(the parts' CSVs are not kept). ``anomaly_suite_calibration.csv`` holds the
+reconstruction modes with the position calibration on 43 selection series
+(``--halves selection --panels uni --methods TSPulse-ensemble TSPulse-time
+TSPulse-fft TSPulse-forecast --out benchmarks/results/anomaly_suite_calibration``,
+stopped after 43 series).
 """
 
 from __future__ import annotations
@@ -259,7 +265,8 @@ def plot(summary: list[dict], path) -> None:
     for ax, panel in zip(axes, PANELS):
         entries = [e for e in summary if e["panel"] == panel and e["half"] == "both"]
         kinds = sorted({e["kind"] for e in entries} - {"all"}) + ["all"]
-        methods = [m for m in METHODS if any(e["method"] == m for e in entries)]
+        present = {e["method"] for e in entries}
+        methods = [m for m in METHODS if m in present] + sorted(present - set(METHODS))
         table = np.full((len(kinds), len(methods)), np.nan)
         for e in entries:
             table[kinds.index(e["kind"]), methods.index(e["method"])] = e["VUS-PR"]
@@ -289,7 +296,7 @@ def main() -> None:
     args = parser.parse_args()
     csv_path = args.out.with_suffix(".csv")
     rows = read_csv(csv_path) if csv_path.is_file() else []
-    rows = [r for r in rows if not (r["method"] in UNIVARIATE_ONLY and r["d"] != "1")]
+    rows = [r for r in rows if not (r["method"] in UNIVARIATE_ONLY and int(r["d"]) > 1)]
     for extra in args.also:  # rows scored by other runs, merged into <out>.csv
         seen = {(r["series"], r["method"]) for r in rows}
         rows += [r for r in read_csv(extra) if (r["series"], r["method"]) not in seen]
