@@ -79,7 +79,12 @@ def suite_items(panels=PANELS, halves=HALVES) -> list[SuiteItem]:
             for i, name in enumerate(names):
                 kind = SHAPE_ANOMALY_KINDS[i % len(SHAPE_ANOMALY_KINDS)]
                 items.append(
-                    SuiteItem(f"UCR-splice/{archive}/{name}", "uni", f"UCR-splice/{kind}", half)
+                    SuiteItem(
+                        f"UCR-splice/{archive}/{name}",
+                        "uni",
+                        f"UCR-splice/{kind}",
+                        half,
+                    )
                 )
         keys = list_anomaly_series(["NAB", "TSB-AD-U"])
         items += _alternate(keys, "uni", lambda k: k.split("/")[0])
@@ -106,17 +111,29 @@ def load_item(item: SuiteItem) -> SuiteSeries | None:
             return None
         try:
             series = make_shape_anomaly_series(
-                data.X_train, data.y_train, data.X_test, data.y_test,
-                kind=item.kind.split("/")[1], name=item.key, random_state=0,
+                data.X_train,
+                data.y_train,
+                data.X_test,
+                data.y_test,
+                kind=item.kind.split("/")[1],
+                name=item.key,
+                random_state=0,
             )
         except ValueError:  # too few instances of the normal class
             return None
-        fit, values = series.values[: series.train_end], series.values[series.train_end :]
+        fit, values = (
+            series.values[: series.train_end],
+            series.values[series.train_end :],
+        )
         labels = series.labels[series.train_end :]
     elif source in ("SMAP", "MSL"):
         channel = load_smap_msl(item.key.split("/", 1)[1])
         keep = np.ptp(np.concatenate([channel.train, channel.test]), axis=0) > 0
-        fit, values, labels = channel.train[:, keep], channel.test[:, keep], channel.labels
+        fit, values, labels = (
+            channel.train[:, keep],
+            channel.test[:, keep],
+            channel.labels,
+        )
     else:
         max_length = NAB_MAX_LENGTH if source == "NAB" else None
         series = load_anomaly_series(item.key, max_length=max_length)

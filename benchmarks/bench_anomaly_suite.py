@@ -1,4 +1,4 @@
-"""The anomaly development suite: TSPulse detectors vs classical ones, per kind of series.
+"""The anomaly development suite: TSPulse detectors vs classical ones, per kind.
 
 One seeded run scores every series of the suite (``_anomaly_suite.py``: UCR
 shape-anomaly splices, NAB and TSB-AD-U in the univariate panel; all 82
@@ -71,7 +71,15 @@ from bench_anomaly import METRICS, evaluate
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-TSPULSE_MODES = ("time", "fft", "forecast", "ensemble", "triangulation", "embedding", "hybrid")
+TSPULSE_MODES = (
+    "time",
+    "fft",
+    "forecast",
+    "ensemble",
+    "triangulation",
+    "embedding",
+    "hybrid",
+)
 PYOD = ("IForest", "LOF", "KNN", "PCA", "HBOS")
 # STOMP and DWT-MLEAD are univariate; DeepSVDD trains one network per channel on
 # stride-1 windows: 1-4 minutes per SMAP/MSL series on a core (ten times any other
@@ -94,7 +102,7 @@ def is_ours(method: str) -> bool:
 
 
 class _Aeon:
-    """An aeon series detector behind ``fit(fit_part)`` / ``decision_function(values)``."""
+    """An aeon series detector behind ``fit(fit_part)``/``decision_function(values)``."""
 
     def __init__(self, make, semi_supervised: bool) -> None:
         self.make, self.semi_supervised = make, semi_supervised
@@ -188,9 +196,14 @@ def score_item(item, methods: list[str], seed: int, threads: int) -> list[dict]:
         if method in UNIVARIATE_ONLY and series.values.shape[1] > 1:
             continue
         row = {
-            "panel": item.panel, "half": item.half, "kind": item.kind,
-            "series": item.key, "n_fit": len(series.fit), "n": len(series.values),
-            "d": series.values.shape[1], "sliding_window": series.sliding_window,
+            "panel": item.panel,
+            "half": item.half,
+            "kind": item.kind,
+            "series": item.key,
+            "n_fit": len(series.fit),
+            "n": len(series.values),
+            "d": series.values.shape[1],
+            "sliding_window": series.sliding_window,
             "method": method,
         }
         start = time.perf_counter()
@@ -229,20 +242,30 @@ def summarise(rows: list[dict]) -> list[dict]:
             groups[(row["panel"], "both", kind, row["method"])].append(row)
     out = []
     for (panel, half, kind, method), group in sorted(groups.items()):
-        entry = {"panel": panel, "half": half, "kind": kind, "method": method,
-                 "n_series": len(group)}
+        entry = {
+            "panel": panel,
+            "half": half,
+            "kind": kind,
+            "method": method,
+            "n_series": len(group),
+        }
         for metric in (*METRICS, "edge_alarms", "time_s"):
             entry[metric] = float(np.mean([float(r[metric]) for r in group]))
         out.append(entry)
     return out
 
 
-def target_lines(summary: list[dict], half: str, default: str = "TSPulse-default") -> list[str]:
+def target_lines(
+    summary: list[dict], half: str, default: str = "TSPulse-default"
+) -> list[str]:
     """The issue's targets: the default's mean VUS-PR over the best classical one's."""
     lines = []
     for panel, goal in (("uni", 1.15), ("multi", 1.10)):
-        means = {e["method"]: e["VUS-PR"] for e in summary
-                 if e["panel"] == panel and e["half"] == half and e["kind"] == "all"}
+        means = {
+            e["method"]: e["VUS-PR"]
+            for e in summary
+            if e["panel"] == panel and e["half"] == half and e["kind"] == "all"
+        }
         classical = {m: v for m, v in means.items() if not is_ours(m)}
         if default not in means or not classical:
             continue
@@ -273,8 +296,15 @@ def plot(summary: list[dict], path) -> None:
         ax.imshow(table, vmin=0, vmax=1, cmap="viridis", aspect="auto")
         for (i, j), v in np.ndenumerate(table):
             if np.isfinite(v):
-                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
-                        color="white" if v < 0.6 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{v:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if v < 0.6 else "black",
+                )
         ax.set_xticks(range(len(methods)), methods, rotation=60, ha="right", fontsize=8)
         ax.set_yticks(range(len(kinds)), kinds, fontsize=8)
         ax.set_title(f"{panel}variate panel: mean VUS-PR (both halves)")
@@ -289,10 +319,19 @@ def main() -> None:
     parser.add_argument("--halves", nargs="+", choices=HALVES, default=list(HALVES))
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--limit", type=int, default=None, help="first N items")
-    parser.add_argument("--rerun", action="store_true",
-                        help="score again the (series, method) pairs already in <out>.csv")
-    parser.add_argument("--also", nargs="*", default=[], type=Path, metavar="CSV",
-                        help="rows of other runs' CSVs merged into <out>.csv (not rescored)")
+    parser.add_argument(
+        "--rerun",
+        action="store_true",
+        help="score again the (series, method) pairs already in <out>.csv",
+    )
+    parser.add_argument(
+        "--also",
+        nargs="*",
+        default=[],
+        type=Path,
+        metavar="CSV",
+        help="rows of other runs' CSVs merged into <out>.csv (not rescored)",
+    )
     args = parser.parse_args()
     csv_path = args.out.with_suffix(".csv")
     rows = read_csv(csv_path) if csv_path.is_file() else []
@@ -304,28 +343,42 @@ def main() -> None:
         rows = [r for r in rows if r["method"] not in args.methods]
     done = {(r["series"], r["method"]) for r in rows}
     items = suite_items(args.panels, args.halves)[: args.limit]
-    todo = [(item, [m for m in args.methods if (item.key, m) not in done]) for item in items]
+    todo = [
+        (item, [m for m in args.methods if (item.key, m) not in done]) for item in items
+    ]
     todo = [(item, methods) for item, methods in todo if methods]
-    jobs = (delayed(score_item)(item, methods, args.seed, args.threads) for item, methods in todo)
+    jobs = (
+        delayed(score_item)(item, methods, args.seed, args.threads)
+        for item, methods in todo
+    )
     results = Parallel(n_jobs=args.n_jobs, return_as="generator_unordered")(jobs)
     write_csv(csv_path, rows)
     for new in tqdm(results, total=len(todo), desc="series"):
         rows += new
         write_csv(csv_path, rows)
-    rows = [r | {m: float(r[m]) for m in (*METRICS, "edge_alarms", "time_s")} for r in rows]
+    rows = [
+        r | {m: float(r[m]) for m in (*METRICS, "edge_alarms", "time_s")} for r in rows
+    ]
     summary = summarise(rows)
     write_csv(args.out.with_name(args.out.name + "_summary.csv"), summary)
     plot(summary, args.out.with_suffix(".png"))
     for half in (*args.halves, "both"):
         for panel in args.panels:
             entries = sorted(
-                (e for e in summary if e["panel"] == panel and e["half"] == half
-                 and e["kind"] == "all"), key=lambda e: -e["VUS-PR"])
+                (
+                    e
+                    for e in summary
+                    if e["panel"] == panel and e["half"] == half and e["kind"] == "all"
+                ),
+                key=lambda e: -e["VUS-PR"],
+            )
             print(f"\n{panel} / {half}")
             for e in entries:
-                print(f"  {e['method']:20} n={e['n_series']:3d} VUS-PR {e['VUS-PR']:.3f} "
-                      f"AUC-PR {e['AUC-PR']:.3f} edge {e['edge_alarms']:.2f} "
-                      f"{e['time_s']:6.1f}s")
+                print(
+                    f"  {e['method']:20} n={e['n_series']:3d} VUS-PR {e['VUS-PR']:.3f} "
+                    f"AUC-PR {e['AUC-PR']:.3f} edge {e['edge_alarms']:.2f} "
+                    f"{e['time_s']:6.1f}s"
+                )
         print("\n".join(target_lines(summary, half)))
     for row in rows:
         if row["status"] != "ok":

@@ -94,8 +94,12 @@ def test_seeded_and_varied():
     a, b = _make("noise", seed=3), _make("noise", seed=3)
     np.testing.assert_array_equal(a.values, b.values)
     np.testing.assert_array_equal(a.labels, b.labels)
-    c = make_shape_anomaly_series(*_data(), *_data(seed=100), kind="noise", random_state=4)
-    assert not np.array_equal(a.labels, c.labels) or not np.array_equal(a.values, c.values)
+    c = make_shape_anomaly_series(
+        *_data(), *_data(seed=100), kind="noise", random_state=4
+    )
+    assert not np.array_equal(a.labels, c.labels) or not np.array_equal(
+        a.values, c.values
+    )
 
 
 def test_length_caps_keep_whole_instances_and_minimum_counts():
@@ -113,8 +117,9 @@ def test_nan_padding_is_dropped():
 
 def test_normal_class_can_be_chosen():
     X, y = _data(n_per_class=(12, 12))
-    s = make_shape_anomaly_series(X, y, X, y, normal_class="c1", n_anomalies=1,
-                                  random_state=0)
+    s = make_shape_anomaly_series(
+        X, y, X, y, normal_class="c1", n_anomalies=1, random_state=0
+    )
     fit = s.values[: s.train_end, 0].reshape(-1, LENGTH)
     assert np.isclose(X[y == "c1"][:, None], fit[None]).all(axis=2).any(axis=0).all()
 

@@ -36,8 +36,9 @@ _MASK_GROUPS = (
     4  # passes per window; each hides every 4th patch (25%, as in pretraining)
 )
 # embedding mode (chosen on the selection half of the anomaly development suite,
-# benchmarks/dev_anomaly_suite.py): windows of these many estimated periods (read
-# out by semantic_pooled_embedding), at most this many reference windows (else K-Means centroids)
+# benchmarks/dev_anomaly_suite.py): windows of these many estimated periods, read
+# out by semantic_pooled_embedding; at most _MAX_REFERENCES reference windows
+# (else their K-Means centroids)
 _PERIODS_PER_WINDOW = (1, 2)
 _MAX_REFERENCES = 2048
 _SELF_MATCH = 1e-5  # a fit window found in the reference set: use the next nearest
@@ -98,9 +99,10 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
     windows covering it. With ``window="auto"`` this is done at two window
     lengths, one and two estimated periods (a shape anomaly within one period
     and a change across periods both show), and the two distances, each
-    standardised with the fit series' median and IQR, are averaged. It catches what looks ordinary locally but never occurs in the
-    normal part. ``"hybrid"`` takes, per point and channel, the maximum of the
-    ensemble (standardised once more on the fit series) and the standardised
+    standardised with the fit series' median and IQR, are averaged. It catches
+    what looks ordinary locally but never occurs in the normal part.
+    ``"hybrid"`` takes, per point and channel, the maximum of the ensemble
+    (standardised once more on the fit series) and the standardised
     embedding score. The read-out, the window lengths and their combination
     were chosen on the selection half of the project's anomaly development
     suite (``benchmarks/dev_anomaly_suite.py``).
@@ -125,7 +127,9 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         Which score stream to use (see above). The default was chosen on the
         selection half of the project's anomaly development suite
         (``benchmarks/bench_anomaly_suite.py``): far ahead of the heads on
-        shape anomalies in quasi-periodic series, and ahead on NAB.
+        shape anomalies in quasi-periodic series and ahead of them on NAB. It
+        still trails window detectors that compare all channels at once on
+        sensor data with many command-flag channels (``docs/anomaly.md``).
     window : int or "auto", default="auto"
         Length of the embedded windows (embedding modes only): at least 2, or
         ``"auto"``, one and two times the period estimated by
@@ -347,7 +351,9 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
             self.embedding_mean_.append(mean)
             self.embedding_scale_.append(scale)
             self.neighbors_.append(neighbors)
-            per_window.append(self._window_distances(series, windows, emb, len(per_window)))
+            per_window.append(
+                self._window_distances(series, windows, emb, len(per_window))
+            )
         per_window = np.stack(per_window)  # (n_lengths, n_timepoints, channels)
         self.embedding_center_ = np.median(per_window, axis=1)
         self.embedding_spread_ = np.stack([robust_scale(d) for d in per_window])
@@ -355,7 +361,9 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
 
     def _combine_lengths(self, per_window: np.ndarray) -> np.ndarray:
         """Mean over window lengths of the distances standardised on the fit series."""
-        z = (per_window - self.embedding_center_[:, None]) / self.embedding_spread_[:, None]
+        z = (per_window - self.embedding_center_[:, None]) / self.embedding_spread_[
+            :, None
+        ]
         return z.mean(axis=0)
 
     def _embedding_stream(self, series: Series) -> np.ndarray:
@@ -372,7 +380,7 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         return sliding_windows(series, length, min(stride, length))
 
     def _embed(self, windows: SlidingWindows) -> np.ndarray:
-        """Features ``(n_windows, channels, dim + 2)``: embedding, location, log-scale."""
+        """Features ``(n_windows, channels, dim + 2)``: embedding, location, scale."""
         model = self.model_.to(self._device())
         values, observed = pad_to_context(windows, model.config.context_length)
         emb = self._infer(
@@ -429,7 +437,9 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         windows = sliding_windows(
             series, cfg.context_length, self._stride(cfg.context_length)
         )
-        patch = torch.arange(cfg.context_length, device=self._device()) // cfg.patch_length
+        patch = (
+            torch.arange(cfg.context_length, device=self._device()) // cfg.patch_length
+        )
         masks = torch.stack([patch % _MASK_GROUPS == g for g in range(_MASK_GROUPS)])
 
         def errors(x: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
@@ -488,7 +498,9 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
             return torch.where(obs[..., context:], err, 0.0).double()
 
         err = self._infer(
-            errors, (windows.values, windows.observed), max(1, self.batch_size // channels)
+            errors,
+            (windows.values, windows.observed),
+            max(1, self.batch_size // channels),
         )
         targets = SlidingWindows(
             values=windows.values[..., context:],
@@ -543,7 +555,9 @@ def position_profile(
             axis=2,
             keepdims=True,
         )
-        profile = np.broadcast_to(profile, (n_heads, length // patch_length, patch_length))
+        profile = np.broadcast_to(
+            profile, (n_heads, length // patch_length, patch_length)
+        )
         profile = profile.reshape(n_heads, length)
         center = np.nanmedian(profile, axis=1, keepdims=True)
     center = np.where(np.isfinite(center) & (center > 0), center, 1.0)
@@ -579,7 +593,9 @@ def _reference(
     return mean, scale, neighbors
 
 
-def pad_to_context(windows: SlidingWindows, context: int) -> tuple[np.ndarray, np.ndarray]:
+def pad_to_context(
+    windows: SlidingWindows, context: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Windows left-padded (unobserved) to ``context`` points: ``(values, observed)``."""
     n, channels, length = windows.values.shape
     values = np.zeros((n, channels, context), np.float32)

@@ -162,8 +162,12 @@ def make_shape_anomaly_series(
     if normal_class is None:
         classes, counts = np.unique(y_train, return_counts=True)
         normal_class = classes[np.argmax(counts)]
-    normal_fit = [train[i] for i in rng.permutation(np.flatnonzero(y_train == normal_class))]
-    normal_eval = [test[i] for i in rng.permutation(np.flatnonzero(y_test == normal_class))]
+    normal_fit = [
+        train[i] for i in rng.permutation(np.flatnonzero(y_train == normal_class))
+    ]
+    normal_eval = [
+        test[i] for i in rng.permutation(np.flatnonzero(y_test == normal_class))
+    ]
     others = [test[i] for i in rng.permutation(np.flatnonzero(y_test != normal_class))]
     need = 2 * n_anomalies + 1
     if len(normal_fit) < 2 or len(normal_eval) < need:
@@ -195,7 +199,7 @@ def make_shape_anomaly_series(
 
 
 def _take(instances: Sequence[np.ndarray], max_points: int, at_least: int) -> list:
-    """The first instances that fit in ``max_points`` (never fewer than ``at_least``)."""
+    """The first instances within ``max_points`` (never fewer than ``at_least``)."""
     lengths = np.cumsum([len(x) for x in instances])
     count = max(at_least, int(np.searchsorted(lengths, max_points, side="right")))
     return list(instances[:count])
