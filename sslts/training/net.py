@@ -14,7 +14,7 @@ from skorch.callbacks import (
     PassthroughScoring,
     ProgressBar,
 )
-from skorch.utils import to_tensor
+from skorch.utils import to_device, to_tensor
 from torch.utils.data import DataLoader
 
 from sslts.models._random import active_generator
@@ -79,6 +79,12 @@ class PretrainNet(NeuralNet):
         skorch's validation split; None trains on every batch.
     amp : bool, default=False
         Run the forward pass and the loss under bfloat16 autocast.
+    distributed : bool, default=False
+        Train data-parallel with :class:`torch.nn.parallel.DistributedDataParallel`:
+        gradients are averaged over the processes of the initialised
+        :mod:`torch.distributed` process group (see
+        :mod:`sslts.training.distributed` and :meth:`initialize_module`).
+        Each process feeds its own share of the data.
     **kwargs
         Passed to :class:`skorch.NeuralNet` (``max_epochs``, ``lr``, ``module__*``,
         ``criterion__*``...). The optimizer defaults to AdamW, the training and
@@ -108,6 +114,7 @@ class PretrainNet(NeuralNet):
         *args: Any,
         train_split: Any = None,
         amp: bool = False,
+        distributed: bool = False,
         **kwargs: Any,
     ):
         kwargs.setdefault("optimizer", torch.optim.AdamW)
@@ -115,6 +122,7 @@ class PretrainNet(NeuralNet):
         kwargs.setdefault("iterator_valid", SeededDataLoader)
         super().__init__(module, *args, train_split=train_split, **kwargs)
         self.amp = amp
+        self.distributed = distributed
 
     def _autocast(self) -> torch.autocast:
         """bfloat16 autocast of the forward pass and loss when ``amp`` (no loss scaling
@@ -123,9 +131,37 @@ class PretrainNet(NeuralNet):
         device = torch.device(self.device).type
         return torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=self.amp)
 
+    def initialize_module(self) -> PretrainNet:
+        """Build the module; with ``distributed=True`` also its data-parallel wrapper.
+
+        The wrapper, ``distributed_module_``
+        (:class:`torch.nn.parallel.DistributedDataParallel`, which copies
+        rank 0's parameters and buffers to every rank when it is built), runs
+        the forward pass, so that every backward pass averages the gradients
+        across ranks before the optimiser steps. ``module_`` stays the plain
+        module: its state dict, checkpoints and evaluation are those of an
+        undistributed net.
+        """
+        super().initialize_module()
+        if self.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            device = torch.device(self.device)
+            self.module_ = to_device(self.module_, self.device)
+            self.distributed_module_ = DistributedDataParallel(
+                self.module_, device_ids=None if device.type == "cpu" else [device.index]
+            )
+        return self
+
     def infer(self, x: Any, **fit_params: Any) -> Any:
+        module = getattr(self, "distributed_module_", None)
         with self._autocast():
-            return super().infer(x, **fit_params)
+            if module is None:
+                return super().infer(x, **fit_params)
+            x = to_tensor(x, device=self.device)
+            if isinstance(x, Mapping):
+                return module(**self._merge_x_and_fit_params(x, fit_params))
+            return module(x, **fit_params)
 
     def get_loss(
         self,

@@ -51,7 +51,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -77,6 +77,7 @@ from sslts.pretrained import (
     save_checkpoint,
 )
 from sslts.training.callbacks import StepProgress, WarmupCosineLR
+from sslts.training.distributed import Ranks, process_group
 from sslts.training.net import PretrainNet, pretrain_callbacks
 
 __all__ = ["PretrainError", "PretrainResult", "pretrain"]
@@ -97,12 +98,17 @@ class PretrainError(RuntimeError):
 
 @dataclass
 class PretrainResult:
-    """Where the checkpoint went and how far training got."""
+    """Where the checkpoint went and how far training got.
+
+    ``rank`` is this process's rank in a data-parallel run (0 otherwise):
+    every rank returns the same result, rank 0 wrote the files.
+    """
 
     checkpoint: Path
     steps: int
     finished: bool
     card: dict[str, Any]
+    rank: int = 0
 
 
 # ---------------------------------------------------------------- write errors
@@ -532,8 +538,9 @@ def _publish(
 
 # ---------------------------------------------------------------- training
 def _make_net(
-    config: TSPulseConfig, plan: dict[str, Any], device: torch.device
+    config: TSPulseConfig, plan: dict[str, Any], device: torch.device, ranks: Ranks
 ) -> tuple[PretrainNet, WarmupCosineLR]:
+    """The net of a run; in a data-parallel run each rank trains on its share of a batch."""
     schedule = WarmupCosineLR(
         plan["total_steps"], int(plan["warmup_fraction"] * plan["total_steps"])
     )
@@ -543,14 +550,24 @@ def _make_net(
         criterion__config=config,
         optimizer__weight_decay=plan["weight_decay"],
         lr=plan["lr"],
-        batch_size=plan["batch_size"],
+        batch_size=plan["batch_size"] // ranks.world_size,
         max_epochs=1,
         device=str(device),
         callbacks=pretrain_callbacks(PARTS, max_epochs=1, schedule=schedule),
         verbose=0,
         amp=plan.get("amp", False),
+        distributed=ranks.distributed,
     ).initialize()
     return net, schedule
+
+
+def _block_seed(seed: int, step: int, rank: int) -> int:
+    """Seed of the masks of the block starting at ``step``, on ``rank``.
+
+    Rank 0 (and an undistributed run) uses the seed and the step only; the
+    other ranks of a data-parallel run draw their own masks.
+    """
+    return seed * 1_000_003 + step + rank * 2**40
 
 
 def _train(
@@ -560,6 +577,7 @@ def _train(
     state: dict[str, Any],
     source: Any,
     *,
+    ranks: Ranks,
     generators: RandomSource,
     n_jobs: int,
     max_minutes: float | None,
@@ -569,21 +587,30 @@ def _train(
     """Train block after block; after each, save the run folder and ``publish()``.
 
     ``generators`` (the run's, see :func:`sslts._torch.seeded`) are reseeded
-    at the start of every block.
+    at the start of every block. In a data-parallel run, a block's series are
+    split into one contiguous share per rank (each rank generates only its
+    own), the logged losses are the means over ranks, rank 0 alone writes
+    files, and after each block every rank checks that the parameters agree
+    and follows rank 0's decision to stop (time limit, or a failed save).
     """
     plan = state["plan"]
     total, batch_size = plan["total_steps"], plan["batch_size"]
+    share = batch_size // ranks.world_size
     started = time.perf_counter()
     wall_before = state["wall_time_s"]
-    bar = tqdm(total=total, initial=state["step"], unit="step", disable=not verbose)
+    bar = tqdm(
+        total=total,
+        initial=state["step"],
+        unit="step",
+        disable=not (verbose and ranks.main),
+    )
     net.callbacks_.append(("progress", StepProgress(bar).initialize()))
 
     def block_at(step: int) -> Any:
-        """Generate the data of the block starting at ``step`` (in a worker thread)."""
-        n = min(plan["checkpoint_every"], total - step) * batch_size
-        return generator.submit(
-            source.generate, n, n_jobs=n_jobs, start=step * batch_size
-        )
+        """Generate this rank's data of the block starting at ``step`` (in a worker thread)."""
+        n = min(plan["checkpoint_every"], total - step) * share
+        first = step * batch_size + ranks.rank * n
+        return generator.submit(source.generate, n, n_jobs=n_jobs, start=first)
 
     # The next block is generated while the current one trains, so the model
     # (on a GPU especially) does not wait for data.
@@ -597,27 +624,37 @@ def _train(
             upcoming = block_at(following) if following < total else None
             schedule.start_step = state["step"]
             schedule.initialize()
-            # The masks of a block depend on the seed and the block only.
-            generators.reseed(plan["seed"] * 1_000_003 + state["step"])
+            # The masks of a block depend on the seed, the block and the rank only.
+            generators.reseed(_block_seed(plan["seed"], state["step"], ranks.rank))
             net.partial_fit({"x": block.reshape(len(block), 1, -1)})
             row = net.history[-1]
+            names = ["train_loss", *(f"loss_{p}" for p in PARTS)]
+            losses = ranks.mean([float(row[name]) for name in names])
+            ranks.check_identical(net.module_)
             state["step"] += n_steps
-            state["history"].append(
-                {
-                    "step": state["step"],
-                    "train_loss": float(row["train_loss"]),
-                    **{f"loss_{p}": float(row[f"loss_{p}"]) for p in PARTS},
-                }
-            )
+            state["history"].append({"step": state["step"], **dict(zip(names, losses))})
             state["wall_time_s"] = wall_before + time.perf_counter() - started
             state["finished"] = state["step"] >= total
-            with _writing(run.path):
-                run.save(state, net.module_, net.optimizer_)
-                publish()
-            if (
+            failure = None
+            if ranks.main:
+                try:
+                    with _writing(run.path):
+                        run.save(state, net.module_, net.optimizer_)
+                        publish()
+                except PretrainError as exc:
+                    failure = exc
+            out_of_time = (
                 max_minutes is not None
                 and time.perf_counter() - started > 60 * max_minutes
-            ):
+            )
+            message, stop = ranks.from_main(
+                (None if failure is None else str(failure), out_of_time)
+            )
+            if failure is not None:
+                raise failure
+            if message is not None:
+                raise PretrainError(message)
+            if stop:
                 break
     finally:
         bar.close()
@@ -756,21 +793,33 @@ def pretrain(
             "sha256": start.card["sha256"],
             "samples_seen": int(start.card.get("training", {}).get("samples_seen", 0)),
         }
-    run = _prepare_output(output, overwrite)
-    with _OutputLock(run.path, output, command):
-        return _locked_run(
-            run,
-            plan,
-            config,
-            source,
-            start,
-            output,
-            device=device,
-            n_jobs=n_jobs,
-            max_minutes=max_minutes,
-            command=command,
-            verbose=verbose,
-        )
+    device_ = resolve_device(device)
+    with process_group(device_) as ranks:
+        if ranks.distributed:
+            if batch_size % ranks.world_size:
+                raise ValueError(
+                    f"batch_size={batch_size} must be a multiple of the number of "
+                    f"processes ({ranks.world_size}): each trains on an equal share "
+                    "of every batch"
+                )
+            plan["world_size"] = ranks.world_size
+        with ExitStack() as lock:
+            run, state = _open_run(output, plan, overwrite, command, ranks, lock)
+            return _locked_run(
+                run,
+                state,
+                plan,
+                config,
+                source,
+                start,
+                output,
+                ranks=ranks,
+                device=ranks.device(device_),
+                n_jobs=n_jobs,
+                max_minutes=max_minutes,
+                command=command,
+                verbose=verbose,
+            )
 
 
 def _prepare_output(output: Path, overwrite: bool) -> _RunFolder:
@@ -785,27 +834,57 @@ def _prepare_output(output: Path, overwrite: bool) -> _RunFolder:
     return run
 
 
+def _open_run(
+    output: Path,
+    plan: dict[str, Any],
+    overwrite: bool,
+    command: str | None,
+    ranks: Ranks,
+    lock: ExitStack,
+) -> tuple[_RunFolder, dict[str, Any] | None]:
+    """Check the output, take its lock (on ``lock``) and load the run to resume.
+
+    Rank 0 does the work and sends the stored state (or its error) to the
+    other ranks, which touch no file.
+    """
+    run = _RunFolder(output.with_name(output.name + ".run"))
+    state, failure = None, None
+    if ranks.main:
+        try:
+            run = _prepare_output(output, overwrite)
+            lock.enter_context(_OutputLock(run.path, output, command))
+            state = run.load()
+            if state is not None:
+                _resume(state, plan, run)
+        except PretrainError as exc:
+            failure = exc
+    message, state = ranks.from_main((None if failure is None else str(failure), state))
+    if failure is not None:
+        raise failure
+    if message is not None:
+        raise PretrainError(message)
+    return run, state
+
+
 def _locked_run(
     run: _RunFolder,
+    state: dict[str, Any] | None,
     plan: dict[str, Any],
     config: TSPulseConfig,
     source: Any,
     start: Any,
     output: Path,
     *,
-    device: str,
+    ranks: Ranks,
+    device: torch.device,
     n_jobs: int,
     max_minutes: float | None,
     command: str | None,
     verbose: bool,
 ) -> PretrainResult:
-    """Resume or start the run under the output's lock, train, publish."""
-    state = run.load()
-    if state is not None:
-        _resume(state, plan, run)
-    device_ = resolve_device(device)
+    """Start or resume the run (``state`` is the stored one, if any), train, publish."""
     with seeded(plan["seed"]) as generators:
-        net, schedule = _make_net(config, plan, device_)
+        net, schedule = _make_net(config, plan, device, ranks)
         if state is None:
             state = {
                 "plan": plan,
@@ -817,21 +896,50 @@ def _locked_run(
             if start is not None:
                 net.module_.load_state_dict(start.model.state_dict())
         else:
-            run.restore(net.module_, net.optimizer_, device_)
+            if ranks.main:
+                run.restore(net.module_, net.optimizer_, device)
+            _share_restored(net, ranks, device)
         _train(
             net,
             schedule,
             run,
             state,
             source,
+            ranks=ranks,
             generators=generators,
             n_jobs=n_jobs,
             max_minutes=max_minutes,
             verbose=verbose,
-            publish=lambda: _publish(net, output, state, device_, command, plot=False),
+            publish=lambda: _publish(net, output, state, device, command, plot=False),
         )
-    with _writing(output.parent):
-        card = _publish(net, output, state, device_, command)
+    card = None
+    if ranks.main:
+        with _writing(output.parent):
+            card = _publish(net, output, state, device, command)
     return PretrainResult(
-        output.with_suffix(".safetensors"), state["step"], state["finished"], card
+        output.with_suffix(".safetensors"),
+        state["step"],
+        state["finished"],
+        ranks.from_main(card),
+        ranks.rank,
     )
+
+
+def _share_restored(net: PretrainNet, ranks: Ranks, device: torch.device) -> None:
+    """Give every rank the weights and optimiser state rank 0 restored from the run folder."""
+    if not ranks.distributed:
+        return
+    buffer = io.BytesIO()
+    if ranks.main:
+        torch.save(
+            {"model": net.module_.state_dict(), "optimizer": net.optimizer_.state_dict()},
+            buffer,
+        )
+    restored = torch.load(
+        io.BytesIO(ranks.from_main(buffer.getvalue())),
+        map_location=device,
+        weights_only=True,
+    )
+    if not ranks.main:
+        net.module_.load_state_dict(restored["model"])
+        net.optimizer_.load_state_dict(restored["optimizer"])
