@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import time
@@ -174,6 +175,8 @@ def _pretrain(args: argparse.Namespace) -> int:
         command=args.command_line,
         verbose=not args.quiet,
     )
+    if result.rank != 0:  # a data-parallel run: rank 0 speaks for all
+        return 0
     status = "finished" if result.finished else "stopped (run again to resume)"
     losses = result.card["training"]["final_losses"] or {}
     print(
@@ -279,7 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if not isinstance(exc, (ValueError, PretrainError)):  # CheckpointError included
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for all
+            print(f"error: {exc}", file=sys.stderr)
         return 2
 
 
