@@ -31,6 +31,11 @@ pid, host and command in ``lock.json`` for the message another one gets.
 
 Every failure a user can act on raises :class:`PretrainError`, whose message
 says what happened, which file, and what to do.
+
+Started by ``torchrun`` (``WORLD_SIZE > 1``), training is data-parallel
+(:mod:`sslts.training.distributed`): every rank trains on its own share of
+each batch and of the data stream, gradients are averaged by PyTorch's
+DistributedDataParallel, and rank 0 alone takes the lock and writes files.
 """
 
 from __future__ import annotations
@@ -735,6 +740,20 @@ def pretrain(
     Returns
     -------
     PretrainResult
+
+    Notes
+    -----
+    Launched by ``torchrun --nproc_per_node=N`` (or any launcher that sets
+    ``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``), the run is data-parallel over
+    the N processes: ``batch_size`` is the global batch (each rank trains on
+    ``batch_size / N`` series per step, so it must be a multiple of N), each
+    rank generates its own contiguous share of every block of the data
+    stream, gradients are averaged by
+    :class:`torch.nn.parallel.DistributedDataParallel` (``gloo`` on CPUs,
+    ``nccl`` on GPUs), and rank 0 alone holds the lock and writes the run
+    folder and checkpoint. The process count is recorded in the plan
+    (``world_size``) and must be the same when the run is resumed. Every rank
+    returns the same result.
 
     Raises
     ------
