@@ -327,10 +327,9 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
     ----------
     pretrained : str, path or None, default="default"
         TSPulse checkpoint.
-    mode : {"auto", "time", "fft", "forecast", "ensemble", "triangulation", \
-            "embedding", "hybrid"}, default="auto"
-        Which score stream to use; ``"auto"`` is ``"embedding"`` for a
-        univariate series and ``"ensemble"`` for a multivariate one.
+    mode : {"time", "fft", "forecast", "ensemble", "triangulation", "embedding", \
+            "hybrid"}, default="embedding"
+        Which score stream to use.
     window : int or "auto", default="auto"
         Window length of the embedding modes (``"auto"``: one and two estimated
         periods, their scores averaged).
@@ -397,7 +396,7 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
     def __init__(
         self,
         pretrained: Any = "default",
-        mode: str = "auto",
+        mode: str = "embedding",
         window: int | str = "auto",
         stride: int | None = None,
         smoothing_length: int = 8,

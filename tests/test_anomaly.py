@@ -745,18 +745,3 @@ def test_shipped_detector_does_not_alarm_at_the_ends_of_a_series():
         top = np.argsort(scores)[-10:]
         assert ((top > 10) & (top < 990)).all(), (mode, sorted(top))
         assert abs(int(np.argmax(scores)) - 600) <= 10, (mode, sorted(top))
-
-
-@pytest.mark.parametrize("n_channels, resolved", [(1, "embedding"), (3, "ensemble")])
-def test_auto_mode_is_embedding_for_one_channel_and_ensemble_for_several(
-    n_channels, resolved
-):
-    rng = np.random.default_rng(0)
-    t = np.arange(400)
-    x = np.sin(t * 2 * np.pi / 24)[:, None] + 0.1 * rng.normal(size=(400, n_channels))
-    x = x[:, 0] if n_channels == 1 else x
-    auto = TSPulseAnomalyDetector(pretrained=TINY, random_state=0).fit(x)
-    assert auto.mode == "auto" and auto.selected_mode_ == resolved
-    explicit = TSPulseAnomalyDetector(pretrained=TINY, mode=resolved, random_state=0).fit(x)
-    np.testing.assert_array_equal(auto.decision_function(x), explicit.decision_function(x))
-    np.testing.assert_array_equal(auto.decision_scores_, explicit.decision_scores_)

@@ -31,7 +31,7 @@ __all__ = ["TSPulseAnomalyDetector"]
 
 HEADS = ("time", "fft", "forecast")
 _EMBEDDING_MODES = ("embedding", "hybrid")
-MODES = ("auto", *HEADS, "ensemble", "triangulation", *_EMBEDDING_MODES)
+MODES = (*HEADS, "ensemble", "triangulation", *_EMBEDDING_MODES)
 _MASK_GROUPS = (
     4  # passes per window; each hides every 4th patch (25%, as in pretraining)
 )
@@ -122,18 +122,14 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         The TSPulse checkpoint (see :func:`sslts.pretrained.initial_model`):
         ``"default"``, a registered name, a checkpoint path, or None for a
         random model.
-    mode : {"auto", "time", "fft", "forecast", "ensemble", "triangulation", \
-            "embedding", "hybrid"}, default="auto"
-        Which score stream to use (see above). ``"auto"`` (the default) is
-        ``"embedding"`` for a univariate fit series and ``"ensemble"`` for a
-        multivariate one (``selected_mode_`` says which). Both were chosen on
-        the selection half of the project's anomaly development suite
-        (``benchmarks/bench_anomaly_suite.py``): on univariate series the
-        embedding is far ahead of the heads (shape anomalies in quasi-periodic
-        series, NAB); on multichannel spacecraft telemetry (SMAP/MSL, many
-        command-flag channels) the ensemble is ahead of the embedding. Both
-        still trail window detectors that compare all channels at once on
-        that telemetry (``docs/anomaly.md``).
+    mode : {"time", "fft", "forecast", "ensemble", "triangulation", \
+            "embedding", "hybrid"}, default="embedding"
+        Which score stream to use (see above). The default was chosen on the
+        selection half of the project's anomaly development suite
+        (``benchmarks/bench_anomaly_suite.py``): far ahead of the heads on
+        shape anomalies in quasi-periodic series and ahead of them on NAB. It
+        still trails window detectors that compare all channels at once on
+        sensor data with many command-flag channels (``docs/anomaly.md``).
     window : int or "auto", default="auto"
         Length of the embedded windows (embedding modes only): at least 2, or
         ``"auto"``, one and two times the period estimated by
@@ -182,8 +178,7 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
     card_ : dict
         Card of the loaded checkpoint.
     selected_mode_ : str
-        The stream used for scoring: ``mode``, what ``"auto"`` resolved to
-        (``"embedding"`` or ``"ensemble"``), or the choice of triangulation.
+        The stream used for scoring (``mode``, or the choice of triangulation).
     head_ap_ : dict of str to float
         AUC-PR of each candidate on the labelled fit series (triangulation
         with labels only; empty otherwise).
@@ -231,7 +226,7 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
     def __init__(
         self,
         pretrained: Any = "default",
-        mode: str = "auto",
+        mode: str = "embedding",
         window: int | str = "auto",
         stride: int | None = None,
         smoothing_length: int = 8,
@@ -268,19 +263,16 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
             model = self._finetune(model, series)
         self.model_ = model.eval()
         self.position_scale_ = None  # learnt by the first reconstruction pass
-        mode = self.mode
-        if mode == "auto":
-            mode = "embedding" if series.n_channels == 1 else "ensemble"
-        self.selected_mode_ = mode
-        raw = self._head_scores(series, _heads_of(mode))
-        if mode in _EMBEDDING_MODES:
+        raw = self._head_scores(series, _heads_of(self.mode))
+        if self.mode in _EMBEDDING_MODES:
             raw["embedding"] = self._fit_embedding(series)
         self.head_center_, self.head_scale_ = {}, {}
         for name, scores in raw.items():
             self._set_standard(name, scores)
         streams = self._streams(raw)
         self.head_ap_: dict[str, float] = {}
-        if mode == "triangulation":
+        self.selected_mode_ = self.mode
+        if self.mode == "triangulation":
             self.selected_mode_ = "ensemble"
             if y is not None and 0 < y.sum() < len(y):
                 self.head_ap_ = {
@@ -323,7 +315,7 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         streams = {h: self._standard_head(h, s) for h, s in raw.items()}
         if all(h in streams for h in HEADS):
             streams["ensemble"] = np.maximum.reduce([streams[h] for h in HEADS])
-        if self.selected_mode_ == "hybrid":
+        if self.mode == "hybrid":
             if "ensemble" not in self.head_center_:
                 self._set_standard("ensemble", streams["ensemble"])
             streams["hybrid"] = np.maximum(
