@@ -14,6 +14,7 @@ from sslts.imputation import TSPulseImputer  # noqa: E402
 from sslts.latent import JEPAEmbedder  # noqa: E402
 from sslts.prediction import AnomalyPredictor  # noqa: E402
 from sslts.retrieval import TSPulseRetriever  # noqa: E402
+from sslts.streaming import stream_transform
 
 __all__ = [
     "AnomalyPredictor",
@@ -26,4 +27,5 @@ __all__ = [
     "TSPulseImputer",
     "TSPulseRetriever",
     "__version__",
+    "stream_transform",
 ]

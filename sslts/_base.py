@@ -62,6 +62,7 @@ from sslts._validation import (
     check_series,
 )
 from sslts.data.windows import context_windows, pool_windows
+from sslts.streaming import streams_memmaps
 from sslts.training.callbacks import SklearnCallbackBridge
 from sslts.training.finetune import finetune_tspulse
 
@@ -387,12 +388,17 @@ class StandardizedEmbedderMixin(TransformerMixin):
             embeddings /= self.scale_.astype(embeddings.dtype)
         return self._finite(embeddings, method)
 
+    @streams_memmaps
     def transform(self, X: Any) -> np.ndarray:
         """Embed every series of ``X`` (standardized when fitted with ``standardize=True``).
 
+        A ``np.memmap`` larger than one chunk is embedded chunk by chunk
+        (:func:`sslts.streaming.stream_transform`): the memory used stays
+        that of one chunk plus the output, and the output is the same.
+
         Parameters
         ----------
-        X : array-like or list of arrays
+        X : array-like, list of arrays or np.memmap
             Same channel count as in ``fit``; any length.
 
         Returns

@@ -29,6 +29,7 @@ from sslts.data.windows import context_windows
 from sslts.models import TSPulse
 from sslts.models.heads import FINETUNE_PARTS, TSPulseForClassification
 from sslts.pretrained import initial_model
+from sslts.streaming import streams_memmaps
 from sslts.training.net import SeededDataLoader
 
 __all__ = ["TSPulseClassifier"]
@@ -283,12 +284,18 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
         return {**attributes, "best_epoch_": len(attributes["history_"])}
 
     # -------------------------------------------------------------- predicting
+    @streams_memmaps
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, averaged over each series' windows.
 
+        A ``np.memmap`` larger than one chunk is predicted chunk by chunk
+        (:func:`sslts.streaming.stream_transform`), and so is it by
+        :meth:`predict` and :meth:`predict_log_proba`: bounded memory, the
+        same output.
+
         Parameters
         ----------
-        X : array-like or list of arrays
+        X : array-like, list of arrays or np.memmap
             Same channel count as in ``fit``; any length.
 
         Returns

@@ -46,6 +46,7 @@ API_SECTIONS: list[tuple[str, list[str]]] = [
         "sslts.embedding", "sslts.classification", "sslts.anomaly", "sslts.prediction",
         "sslts.imputation", "sslts.retrieval", "sslts.latent", "sslts.sktime",
     ]),
+    ("Inference at scale", ["sslts.streaming"]),
     ("Metrics and figures", ["sslts.metrics", "sslts.plotting"]),
     ("Checkpoints", ["sslts.pretrained"]),
     ("Data", ["sslts.data", "sslts.data.sources", "sslts.data.windows", "sslts.data.datasets"]),

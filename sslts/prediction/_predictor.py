@@ -25,6 +25,7 @@ from sslts._params import Interval, Options
 from sslts._validation import Panel
 from sslts.embedding import TSPulseEmbedder
 from sslts.prediction._features import WindowStatistics
+from sslts.streaming import streams_memmaps
 
 _CLASSIFIERS = ("mlp", "logistic")
 #: checkpoint of the default encoder's frozen TSPulse (tests swap in a tiny one)
@@ -333,8 +334,14 @@ class AnomalyPredictor(ClassifierMixin, BaseTorchEstimator):
         return features
 
     # ------------------------------------------------------------- inference
+    @streams_memmaps
     def predict_proba(self, X: Any) -> np.ndarray:
         """Probabilities that the next window is normal / anomalous.
+
+        A ``np.memmap`` larger than one chunk is predicted chunk by chunk
+        (:func:`sslts.streaming.stream_transform`), and so is it by
+        :meth:`decision_function` and :meth:`predict`: bounded memory, the
+        same output.
 
         Parameters
         ----------
