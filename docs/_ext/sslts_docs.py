@@ -50,7 +50,8 @@ API_SECTIONS: list[tuple[str, list[str]]] = [
     ("Metrics and figures", ["sslts.metrics", "sslts.plotting"]),
     ("Checkpoints", ["sslts.pretrained"]),
     ("Data", ["sslts.data", "sslts.data.sources", "sslts.data.windows", "sslts.data.datasets"]),
-    ("Training and objectives", ["sslts.training", "sslts.objectives"]),
+    ("Training and objectives", ["sslts.training", "sslts.training.distributed", "sslts.objectives"]),
+    ("Studies", ["sslts.studies"]),
     ("Models and augmentations", ["sslts.models", "sslts.augment"]),
 ]
 

@@ -59,13 +59,34 @@ class Ranks:
         return self.rank == 0
 
     def device(self, device: torch.device) -> torch.device:
-        """``device`` for this rank: a CUDA device without an index becomes ``cuda:<local_rank>``."""
+        """``device`` for this rank: a CUDA device without an index becomes ``cuda:<local_rank>``.
+
+        Parameters
+        ----------
+        device : torch.device
+            The device asked for.
+
+        Returns
+        -------
+        torch.device
+        """
         if self.distributed and device.type == "cuda" and device.index is None:
             return torch.device("cuda", self.local_rank)
         return device
 
     def from_main(self, value: Any) -> Any:
-        """Rank 0's ``value`` (any picklable object), on every rank."""
+        """Rank 0's ``value`` (any picklable object), on every rank.
+
+        Parameters
+        ----------
+        value : object
+            What this rank holds; only rank 0's is sent.
+
+        Returns
+        -------
+        object
+            Rank 0's ``value``.
+        """
         if not self.distributed:
             return value
         box = [value if self.main else None]
@@ -73,7 +94,17 @@ class Ranks:
         return box[0]
 
     def mean(self, values: Sequence[float]) -> list[float]:
-        """The mean over ranks of each of ``values`` (the same length on every rank)."""
+        """The mean over ranks of each of ``values``.
+
+        Parameters
+        ----------
+        values : sequence of float
+            This rank's numbers; the same length on every rank.
+
+        Returns
+        -------
+        list of float
+        """
         if not self.distributed:
             return [float(v) for v in values]
         total = torch.tensor(values, dtype=torch.float64)
@@ -88,6 +119,16 @@ class Ranks:
         Compares a digest of every tensor's bytes; gradients averaged by
         DistributedDataParallel keep them identical, so a difference means
         a broken setup (ranks with different code, settings or devices).
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            This rank's copy of the model.
+
+        Raises
+        ------
+        RuntimeError
+            If the digests differ.
         """
         if not self.distributed:
             return
