@@ -107,7 +107,25 @@ class ConfigDictMixin:
 
     @classmethod
     def from_dict(cls: type[_C], values: dict[str, Any]) -> _C:
-        """Build a configuration, rejecting unknown keys with a clear error."""
+        """Build a configuration, rejecting unknown keys with a clear error.
+
+        Parameters
+        ----------
+        values : dict
+            Field names to values, as :meth:`to_dict` writes them.
+
+        Returns
+        -------
+        TSPulseConfig or JEPAConfig
+            A configuration of the class called (each field checked).
+
+        Raises
+        ------
+        TypeError
+            If ``values`` is not a dict.
+        ValueError
+            If a key is not a field of the class.
+        """
         if not isinstance(values, dict):
             raise TypeError(f"a {cls.__name__} is a JSON object, got {values!r}")
         known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]

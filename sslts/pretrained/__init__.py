@@ -77,13 +77,24 @@ class CheckpointError(ValueError):
 
 @dataclass
 class Checkpoint:
-    """A loaded checkpoint: the model (in eval mode) and its card."""
+    """A loaded checkpoint: the model (in eval mode) and its card.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model built from the card's configuration, with the checkpoint's
+        weights, in evaluation mode.
+    card : dict
+        The model card (``model`` family, ``config``, ``sha256`` of the
+        weights, training record, ...), as stored beside the weights.
+    """
 
     model: torch.nn.Module
     card: dict[str, Any] = field(default_factory=dict)
 
     @property
     def family(self) -> str:
+        """The model family named by the card (``"tspulse"``, ``"jepa"``...)."""
         return self.card["model"]
 
 

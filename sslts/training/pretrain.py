@@ -105,8 +105,21 @@ class PretrainError(RuntimeError):
 class PretrainResult:
     """Where the checkpoint went and how far training got.
 
-    ``rank`` is this process's rank in a data-parallel run (0 otherwise):
-    every rank returns the same result, rank 0 wrote the files.
+    Parameters
+    ----------
+    checkpoint : Path
+        The published weights, ``<output>.safetensors`` (its card is
+        ``<output>.json``).
+    steps : int
+        Optimiser steps trained so far (this run and the ones it resumed).
+    finished : bool
+        Whether the run reached its ``total_steps``; False after a stop at
+        ``max_minutes`` (run again to resume).
+    card : dict
+        The model card written beside the weights.
+    rank : int, default=0
+        This process's rank in a data-parallel run (0 otherwise): every rank
+        returns the same result, rank 0 wrote the files.
     """
 
     checkpoint: Path
