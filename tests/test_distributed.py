@@ -161,3 +161,16 @@ def test_gpu_smoke_script_runs_on_cpu_at_tiny_size(tmp_path):
     report = json.loads((tmp_path / "gpu_smoke.json").read_text())
     assert report["steps"] == 4 and report["samples_seen"] == 64
     assert report["finite"] and report["min_cosine"] > 0.999999
+
+
+@pytest.mark.slow
+def test_torchrun_fault_on_rank_0_stops_every_rank_with_one_message(tmp_path):
+    """A checkpoint that rank 0 cannot restore stops both ranks (none is left waiting)."""
+    first = _torchrun(tmp_path, "--output", "run", "--steps", "4", "--max-minutes", "0")
+    assert first.returncode == 0, first.stderr
+    current = (tmp_path / "run.run" / "CURRENT").read_text().strip()
+    weights = tmp_path / "run.run" / current / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-8] + b"damaged!")
+    second = _torchrun(tmp_path, "--output", "run", "--steps", "4")
+    assert second.returncode != 0
+    assert second.stderr.count("its digest differs from the one in state.json") == 1

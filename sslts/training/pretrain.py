@@ -54,7 +54,7 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
@@ -653,26 +653,18 @@ def _train(
             state["history"].append({"step": state["step"], **dict(zip(names, losses))})
             state["wall_time_s"] = wall_before + time.perf_counter() - started
             state["finished"] = state["step"] >= total
-            failure = None
-            if ranks.main:
-                try:
-                    with _writing(run.path):
-                        run.save(state, net.module_, net.optimizer_)
-                        publish()
-                except PretrainError as exc:
-                    failure = exc
-            out_of_time = (
-                max_minutes is not None
-                and time.perf_counter() - started > 60 * max_minutes
-            )
-            message, stop = ranks.from_main(
-                (None if failure is None else str(failure), out_of_time)
-            )
-            if failure is not None:
-                raise failure
-            if message is not None:
-                raise PretrainError(message)
-            if stop:
+
+            def save() -> bool:
+                """Save and publish the block; whether the time limit is reached."""
+                with _writing(run.path):
+                    run.save(state, net.module_, net.optimizer_)
+                    publish()
+                return (
+                    max_minutes is not None
+                    and time.perf_counter() - started > 60 * max_minutes
+                )
+
+            if _on_main(ranks, save):
                 break
     finally:
         bar.close()
@@ -879,23 +871,37 @@ def _open_run(
     Rank 0 does the work and sends the stored state (or its error) to the
     other ranks, which touch no file.
     """
-    run = _RunFolder(output.with_name(output.name + ".run"))
-    state, failure = None, None
+
+    def open_run() -> tuple[_RunFolder, dict[str, Any] | None]:
+        run = _prepare_output(output, overwrite)
+        lock.enter_context(_OutputLock(run.path, output, command))
+        state = run.load()
+        if state is not None:
+            _resume(state, plan, run)
+        return run, state
+
+    return _on_main(ranks, open_run)
+
+
+def _on_main(ranks: Ranks, action: Callable[[], Any]) -> Any:
+    """``action()`` on rank 0 only; its result, or its :class:`PretrainError`, on every rank.
+
+    In a data-parallel run the other ranks wait for rank 0's outcome, so a
+    fault there (full disk, damaged run folder, locked output) stops every
+    rank with the same message instead of leaving them waiting.
+    """
+    result, failure = None, None
     if ranks.main:
         try:
-            run = _prepare_output(output, overwrite)
-            lock.enter_context(_OutputLock(run.path, output, command))
-            state = run.load()
-            if state is not None:
-                _resume(state, plan, run)
+            result = action()
         except PretrainError as exc:
             failure = exc
-    message, state = ranks.from_main((None if failure is None else str(failure), state))
+    message, result = ranks.from_main((None if failure is None else str(failure), result))
     if failure is not None:
         raise failure
     if message is not None:
         raise PretrainError(message)
-    return run, state
+    return result
 
 
 def _locked_run(
@@ -928,9 +934,7 @@ def _locked_run(
             if start is not None:
                 net.module_.load_state_dict(start.model.state_dict())
         else:
-            if ranks.main:
-                run.restore(net.module_, net.optimizer_, device)
-            _share_restored(net, ranks, device)
+            _restore(run, net, ranks, device)
         _train(
             net,
             schedule,
@@ -944,34 +948,33 @@ def _locked_run(
             verbose=verbose,
             publish=lambda: _publish(net, output, state, device, command, plot=False),
         )
-    card = None
-    if ranks.main:
+
+    def publish_final() -> dict[str, Any]:
         with _writing(output.parent):
-            card = _publish(net, output, state, device, command)
+            return _publish(net, output, state, device, command)
+
+    card = _on_main(ranks, publish_final)
     return PretrainResult(
-        output.with_suffix(".safetensors"),
-        state["step"],
-        state["finished"],
-        ranks.from_main(card),
-        ranks.rank,
+        output.with_suffix(".safetensors"), state["step"], state["finished"], card, ranks.rank
     )
 
 
-def _share_restored(net: PretrainNet, ranks: Ranks, device: torch.device) -> None:
-    """Give every rank the weights and optimiser state rank 0 restored from the run folder."""
-    if not ranks.distributed:
-        return
-    buffer = io.BytesIO()
-    if ranks.main:
+def _restore(run: _RunFolder, net: PretrainNet, ranks: Ranks, device: torch.device) -> None:
+    """Rank 0 restores the run folder's weights and optimiser state; every rank gets them."""
+
+    def restore() -> bytes | None:
+        run.restore(net.module_, net.optimizer_, device)
+        if not ranks.distributed:
+            return None
+        buffer = io.BytesIO()
         torch.save(
             {"model": net.module_.state_dict(), "optimizer": net.optimizer_.state_dict()},
             buffer,
         )
-    restored = torch.load(
-        io.BytesIO(ranks.from_main(buffer.getvalue())),
-        map_location=device,
-        weights_only=True,
-    )
+        return buffer.getvalue()
+
+    restored = _on_main(ranks, restore)
     if not ranks.main:
+        restored = torch.load(io.BytesIO(restored), map_location=device, weights_only=True)
         net.module_.load_state_dict(restored["model"])
         net.optimizer_.load_state_dict(restored["optimizer"])
