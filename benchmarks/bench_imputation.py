@@ -41,22 +41,12 @@ import torch
 from _common import limit_threads, make_parser, results_path, write_csv
 from tqdm.auto import tqdm
 
-from sslts.data.datasets import data_dir
+from sslts.data.datasets import load_ett
 from sslts.imputation import TSPulseImputer
 from sslts.models import mixed_mask
 
-BORDERS = {"train": (0, 8640), "val": (8640, 11520), "test": (11520, 14400)}
 RATIOS = (0.125, 0.25, 0.375, 0.5)
 BLOCK = 8
-
-
-def load_ett(name: str, split: str) -> np.ndarray:
-    """ETT split ``(T, 7)`` z-scored with the train statistics."""
-    path = data_dir() / "forecasting" / "ETT" / f"{name}.csv"
-    table = np.genfromtxt(path, delimiter=",", skip_header=1, usecols=range(1, 8))
-    train = table[slice(*BORDERS["train"])]
-    mean, std = train.mean(axis=0), train.std(axis=0)
-    return (table[slice(*BORDERS[split])] - mean) / std
 
 
 def hybrid_mask(shape: tuple[int, int], ratio: float, seed: int) -> np.ndarray:

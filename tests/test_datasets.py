@@ -139,3 +139,27 @@ def test_missing_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("SSLTS_DATA_DIR", str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="SSLTS_DATA_DIR"):
         list_anomaly_series()
+
+
+def test_load_ett_splits_12_4_4_months_standardised_on_train(tmp_path, monkeypatch):
+    from sslts.data.datasets import load_ett
+
+    folder = tmp_path / "forecasting" / "ETT"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    values = rng.normal(3.0, 2.0, size=(14500, 7))
+    values[:, 6] = 5.0  # a constant channel: centred, not divided by zero
+    rows = [f"2016-01-01 00:00:00,{','.join(map(str, row))}" for row in values]
+    (folder / "ETTh1.csv").write_text("date,a,b,c,d,e,f,OT\n" + "\n".join(rows) + "\n")
+    monkeypatch.setenv("SSLTS_DATA_DIR", str(tmp_path))
+    train, val, test = (load_ett("ETTh1", s) for s in ("train", "val", "test"))
+    assert train.shape == (8640, 7) and val.shape == test.shape == (2880, 7)
+    np.testing.assert_allclose(train.mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(train[:, :6].std(axis=0), 1.0)
+    mean, std = values[:8640, 0].mean(), values[:8640, 0].std()
+    np.testing.assert_allclose(test[:, 0], (values[11520:14400, 0] - mean) / std)
+    assert np.all(test[:, 6] == 0.0)
+    with pytest.raises(ValueError, match="split must be one of"):
+        load_ett("ETTh1", "validation")
+    with pytest.raises(FileNotFoundError, match="ETTh2.csv"):
+        load_ett("ETTh2", "train")

@@ -27,6 +27,7 @@ __all__ = [
     "list_classification",
     "load_anomaly_series",
     "load_classification",
+    "load_ett",
     "load_smap_msl",
 ]
 
@@ -399,3 +400,54 @@ def load_smap_msl(channel: str) -> SMAPMSLChannel:
     spacecraft, ranges = table[channel]
     labels = _ranges_to_labels(ranges, len(parts[1]))
     return SMAPMSLChannel(channel, spacecraft, parts[0], parts[1], labels)
+
+
+#: Month borders of the 12/4/4-month train/validation/test split of the long-term
+#: forecasting benchmarks (hourly ETTh files: 720 rows a month; ETTm: 4 times as many).
+_ETT_MONTHS = {"train": (0, 12), "val": (12, 16), "test": (16, 20)}
+_HOURS_PER_MONTH = 30 * 24
+
+
+def load_ett(name: str, split: str) -> np.ndarray:
+    """One split of an ETT data set, standardised with its training split's statistics.
+
+    The split is the usual one of the long-term forecasting benchmarks: the
+    first 12 months train, the next 4 validation, the 4 after test (rows
+    beyond 20 months are unused; a shorter file is split in the same
+    proportions). Each channel is centred and
+    divided by its standard deviation on the training split (1 where that
+    is zero).
+
+    Parameters
+    ----------
+    name : str
+        ``"ETTh1"``, ``"ETTh2"``, ``"ETTm1"`` or ``"ETTm2"``: the file
+        ``forecasting/ETT/<name>.csv`` under :func:`data_dir`.
+    split : {"train", "val", "test"}
+        Which part.
+
+    Returns
+    -------
+    ndarray of shape (n_timepoints, n_channels), float64
+        7 channels in the published files.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file is missing.
+    ValueError
+        If ``split`` is not one of the three.
+    """
+    if split not in _ETT_MONTHS:
+        raise ValueError(f"split must be one of {sorted(_ETT_MONTHS)}, got {split!r}")
+    path = data_dir() / "forecasting" / "ETT" / f"{name}.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"no ETT data at {path}")
+    rows_per_month = _HOURS_PER_MONTH * (4 if name.startswith("ETTm") else 1)
+    table = np.genfromtxt(path, delimiter=",", skip_header=1)[:, 1:]
+    n = min(len(table), 20 * rows_per_month)  # a shorter file: the same proportions
+    start, stop = (n * m // 20 for m in _ETT_MONTHS[split])
+    train = table[: n * _ETT_MONTHS["train"][1] // 20]
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    std[std == 0] = 1.0
+    return (table[start:stop] - mean) / std

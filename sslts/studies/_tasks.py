@@ -43,9 +43,9 @@ from sslts._torch import seeded
 from sslts._validation import Panel, Series
 from sslts.data.datasets import (
     ClassificationData,
-    data_dir,
     load_anomaly_series,
     load_classification,
+    load_ett,
 )
 from sslts.data.windows import (
     context_windows,
@@ -78,7 +78,6 @@ DEFAULT_ANOMALY = (
 DEFAULT_FORECASTING = "ETTh1"
 LOWER_IS_BETTER = frozenset({"mse_short", "mse_long", "mse"})
 _ANOMALY_MAX_LENGTH = 4000
-_ETT_ROWS = 14400  # the 12/4/4-month split of the long-term forecasting benchmarks
 
 
 @dataclass
@@ -125,18 +124,6 @@ class TaskSuite:
         )
 
 
-def _load_ett(name: str) -> tuple[np.ndarray, np.ndarray]:
-    path = data_dir() / "forecasting" / "ETT" / f"{name}.csv"
-    if not path.is_file():
-        raise FileNotFoundError(f"no forecasting data {path}")
-    table = np.genfromtxt(path, delimiter=",", skip_header=1)[:, 1:]
-    n = min(len(table), _ETT_ROWS)
-    train, test = table[: int(0.6 * n)], table[int(0.8 * n) : n]
-    mean, std = train.mean(axis=0), train.std(axis=0)
-    std[std == 0] = 1.0
-    return (train - mean) / std, (test - mean) / std
-
-
 def load_suite(
     classification: tuple[str, ...] = DEFAULT_CLASSIFICATION,
     anomaly: tuple[str, ...] = DEFAULT_ANOMALY,
@@ -166,7 +153,7 @@ def load_suite(
     for key in anomaly:
         s = load_anomaly_series(key, max_length=_ANOMALY_MAX_LENGTH)
         series.append((key, s.values[:, 0].astype(np.float64), s.labels, s.train_end))
-    train, test = _load_ett(forecasting)
+    train, test = load_ett(forecasting, "train"), load_ett(forecasting, "test")
     return TaskSuite(
         sets, series, (forecasting, train, test), finetune_epochs=finetune_epochs
     )
