@@ -379,7 +379,8 @@ class StandardizedEmbedderMixin(TransformerMixin):
                 raise ValueError(
                     f"{type(self).__name__} produced {embeddings.shape[1]} features, but "
                     f"was fitted with {len(self.mean_)}: parameters that change the "
-                    "output width (channel_pooling, embedding, features) were set after "
+                    "output width (channel_pooling, embedding, features, location_scale, "
+                    "views) were set after "
                     "fit; fit again"
                 )
             # StandardScaler.transform's arithmetic: statistics cast to the

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "DistinctOptions",
     "HasMethods",
     "Interval",
     "InvalidParameterError",
@@ -145,6 +146,27 @@ class Options:
 
     def __str__(self) -> str:
         return "one of " + ", ".join(repr(v) for v in self.values)
+
+
+@dataclass(frozen=True)
+class DistinctOptions:
+    """A non-empty tuple or list of distinct values, each one of a fixed set."""
+
+    values: tuple
+
+    def __init__(self, values: Iterable[Any]) -> None:
+        object.__setattr__(self, "values", tuple(values))
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        if not isinstance(value, (tuple, list)) or not value:
+            return False
+        single = Options(self.values)
+        return all(single.is_satisfied_by(v) for v in value) and len(set(value)) == len(value)
+
+    def __str__(self) -> str:
+        return "a non-empty tuple of distinct values among " + ", ".join(
+            repr(v) for v in self.values
+        )
 
 
 @dataclass(frozen=True)

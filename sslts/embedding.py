@@ -10,8 +10,9 @@ import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin
 
 from sslts._base import BaseTorchEstimator, StandardizedEmbedderMixin, pool_channels
-from sslts._params import Options
+from sslts._params import DistinctOptions, Options
 from sslts._validation import Panel
+from sslts.data.views import VIEWS, panel_view
 from sslts.data.windows import LENGTH_POLICIES, context_windows
 from sslts.models import TSPulse
 from sslts.pretrained import initial_model
@@ -31,10 +32,13 @@ class TSPulseEmbedder(
     are masked.
 
     The default read-out (chosen on the 36 selection sets of
-    ``benchmarks/dev_embedding_readout.py``, never on the reporting sets)
-    takes per channel the register tokens, the patch tokens averaged over the
+    ``benchmarks/dev_embedding_readout.py`` and
+    ``benchmarks/dev_embedding_views.py``, never on the reporting sets) takes
+    per channel the register tokens, the patch tokens averaged over the
     observed patches, and the location and log-scale that the encoder's
-    instance normalisation removes.
+    instance normalisation removes, for three views of the series: as given,
+    at half its sampling rate, and its first differences
+    (:mod:`sslts.data.views`).
 
     By default every output feature is standardized with the mean and
     standard deviation of the training embeddings, so the output goes
@@ -69,6 +73,12 @@ class TSPulseEmbedder(
         (``"pad+..."``) or linearly resampled; when longer, resampled to it
         or cut into windows whose embeddings are averaged
         (``"pad+windows"``). Also used for the windows of fine-tuning.
+    views : tuple of {"series", "half", "diff"}, default=("series", "half", "diff")
+        Views of each series that are embedded, in this order, their features
+        concatenated per channel (:mod:`sslts.data.views`): the series as
+        given, the means of consecutive point pairs (half the sampling rate:
+        a coarser time scale), and the first differences. ``("series",)``
+        embeds the series alone, at a third of the cost.
     channel_pooling : {"concat", "mean"}, default="concat"
         How per-channel embeddings are combined: concatenated in channel order
         (keeps which channel said what; width grows with the channel count) or
@@ -129,7 +139,7 @@ class TSPulseEmbedder(
     >>> emb = TSPulseEmbedder(pretrained="tspulse-tiny-random")
     >>> Z = emb.fit_transform(X)
     >>> Z.shape
-    (50, 34)
+    (50, 102)
     >>> print(abs(Z.mean(axis=0)).max() < 0.01, Z.std(axis=0).round(3).max())
     True 1.0
     >>> clf = make_pipeline(TSPulseEmbedder(), LogisticRegression()).fit(X, y)
@@ -141,6 +151,7 @@ class TSPulseEmbedder(
         "embedding": [Options(("semantic+pooled", "semantic", "detail", "both"))],
         "location_scale": ["boolean"],
         "length_policy": [Options(LENGTH_POLICIES)],
+        "views": [DistinctOptions(VIEWS)],
     }
 
     def __init__(
@@ -149,6 +160,7 @@ class TSPulseEmbedder(
         embedding: str = "semantic+pooled",
         location_scale: bool = True,
         length_policy: str = "pad+resample",
+        views: tuple[str, ...] = VIEWS,
         channel_pooling: str = "concat",
         standardize: bool = True,
         max_epochs: int = 0,
@@ -162,6 +174,7 @@ class TSPulseEmbedder(
         self.embedding = embedding
         self.location_scale = location_scale
         self.length_policy = length_policy
+        self.views = views
         self.channel_pooling = channel_pooling
         self.standardize = standardize
         self.max_epochs = max_epochs
@@ -195,6 +208,13 @@ class TSPulseEmbedder(
     # -------------------------------------------------------------- embedding
     def _embed(self, panel: Panel) -> np.ndarray:
         """Raw embeddings of ``panel``, float32 ``(n_instances, n_features_out)``."""
+        per_channel = np.concatenate(
+            [self._embed_view(panel_view(panel, view)) for view in self.views], axis=-1
+        )
+        return pool_channels(per_channel, self.channel_pooling)
+
+    def _embed_view(self, panel: Panel) -> np.ndarray:
+        """Per-channel embeddings of one view, float32 ``(n_instances, n_channels, width)``."""
         model = self.model_.to(self._device())
         if self.embedding == "semantic+pooled":
             embed = partial(semantic_pooled_embedding, model)
@@ -207,7 +227,7 @@ class TSPulseEmbedder(
             per_channel = np.concatenate(
                 [per_channel, location_scale(model, panel)], axis=-1
             )
-        return pool_channels(per_channel, self.channel_pooling)
+        return per_channel
 
     @property
     def _n_features_out(self) -> int:
@@ -218,7 +238,7 @@ class TSPulseEmbedder(
             if self.embedding == "semantic+pooled"
             else sizes[self.embedding]
         )
-        width += 2 * self.location_scale
+        width = (width + 2 * self.location_scale) * len(self.views)
         return width * (self.n_features_in_ if self.channel_pooling == "concat" else 1)
 
 

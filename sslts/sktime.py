@@ -105,6 +105,9 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
     length_policy : {"pad+resample", "pad+windows", "resample"}, \
             default="pad+resample"
         How series are fitted to the encoder's context.
+    views : tuple of {"series", "half", "diff"}, default=("series", "half", "diff")
+        Views of each series embedded and concatenated (as given, half
+        sampling rate, first differences).
     channel_pooling : {"concat", "mean"}, default="concat"
         How per-channel embeddings are combined.
     standardize : bool, default=True
@@ -135,7 +138,7 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
     >>> X, y = load_gunpoint(split="train")
     >>> features = TSPulseTransformer(pretrained="tspulse-tiny-random").fit_transform(X)
     >>> features.shape
-    (50, 34)
+    (50, 102)
     """
 
     _wrapped_class = TSPulseEmbedder
@@ -165,6 +168,7 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
         embedding: str = "semantic+pooled",
         location_scale: bool = True,
         length_policy: str = "pad+resample",
+        views: tuple[str, ...] = ("series", "half", "diff"),
         channel_pooling: str = "concat",
         standardize: bool = True,
         max_epochs: int = 0,
@@ -178,6 +182,7 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
         self.embedding = embedding
         self.location_scale = location_scale
         self.length_policy = length_policy
+        self.views = views
         self.channel_pooling = channel_pooling
         self.standardize = standardize
         self.max_epochs = max_epochs

@@ -240,7 +240,9 @@ def test_non_finite_embeddings_raise_instead_of_being_returned(monkeypatch):
     import torch
 
     X = np.random.default_rng(0).normal(size=(4, 64))
-    emb = TSPulseEmbedder(pretrained=TINY, embedding="semantic", location_scale=False, device="cpu")
+    emb = TSPulseEmbedder(
+        pretrained=TINY, embedding="semantic", location_scale=False, views=("series",), device="cpu"
+    )
     emb.fit(X)
     width = emb.transform(X).shape[1]
     monkeypatch.setattr(

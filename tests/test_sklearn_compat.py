@@ -54,8 +54,8 @@ def test_grid_search_over_embedder_parameter(gunpoint):
     ).fit(X_train, y_train)
     # the searched value reaches the embedder inside the refitted pipeline:
     # the tiny model's univariate widths are 16 (semantic) and 16 + 128 (both),
-    # plus the location and log-scale
-    width = {"semantic": 16, "both": 16 + 128}[search.best_params_["emb__embedding"]] + 2
+    # plus the location and log-scale, for each of the three views
+    width = 3 * ({"semantic": 16, "both": 16 + 128}[search.best_params_["emb__embedding"]] + 2)
     assert search.best_estimator_.named_steps["clf"].n_features_in_ == width
 
 

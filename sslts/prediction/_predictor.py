@@ -73,8 +73,9 @@ class AnomalyPredictor(ClassifierMixin, BaseTorchEstimator):
         Turns a panel of windows ``(n, C, T)`` into 2D features. None means
         the frozen shipped TSPulse, its embedding averaged over channels,
         followed by the per-channel :class:`WindowStatistics`:
-        ``FeatureUnion([("tspulse", TSPulseEmbedder(channel_pooling="mean")),
-        ("statistics", WindowStatistics())])``, built and fitted (without
+        ``FeatureUnion([("tspulse", TSPulseEmbedder(views=("series",),
+        channel_pooling="mean")), ("statistics", WindowStatistics())])`` (the
+        series view alone, the embedding it was chosen with), built and fitted (without
         labels, on the training part) in ``fit``. It was chosen among frozen
         self-supervised encoders on the validation parts of the SMAP and MSL
         early-warning protocol (``benchmarks/bench_anomaly_prediction.py``;
@@ -233,7 +234,11 @@ class AnomalyPredictor(ClassifierMixin, BaseTorchEstimator):
             [
                 (
                     "tspulse",
-                    TSPulseEmbedder(pretrained=_DEFAULT_PRETRAINED, channel_pooling="mean"),
+                    TSPulseEmbedder(
+                        pretrained=_DEFAULT_PRETRAINED,
+                        views=("series",),
+                        channel_pooling="mean",
+                    ),
                 ),
                 ("statistics", WindowStatistics()),
             ]

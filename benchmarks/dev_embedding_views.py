@@ -1,0 +1,102 @@
+"""Development probe: several views of a series in the canonical pipeline.
+
+Question: does the frozen-probe accuracy of the single-view embedder +
+``LogisticRegression()`` rise when the features of other *views* of each
+series are concatenated to (or averaged with) the default view? Views:
+
+``default``  ``TSPulseEmbedder(views=("series",))`` (``length_policy="pad+resample"``),
+             the canonical pipeline's embedding when this probe was run;
+``resample`` every series linearly resampled to the context (short series
+             stretched: a coarser time scale for them);
+``half``     the series at half its sampling rate (mean of point pairs), then
+             the default policy: a coarser scale for every series;
+``diff``     first differences of the series, then the default policy.
+
+Run on the 36 selection sets (``--archive UCR_extra``) only; the 34 reporting
+sets are not read. Writes one accuracy column per combination.
+
+Run::
+
+    OMP_NUM_THREADS=1 python benchmarks/dev_embedding_views.py
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from _common import limit_threads, make_parser, read_csv, write_csv
+from sklearn.linear_model import LogisticRegression
+
+from sslts import TSPulseEmbedder
+from sslts.data.datasets import list_classification, load_classification
+
+
+def half_rate(X: np.ndarray) -> np.ndarray:
+    """Mean of consecutive point pairs (odd lengths drop the last point)."""
+    n = X.shape[-1] // 2 * 2
+    return X[..., :n].reshape(*X.shape[:-1], n // 2, 2).mean(-1)
+
+
+VIEWS = {
+    "default": (lambda X: X, {}),
+    "resample": (lambda X: X, {"length_policy": "resample"}),
+    "half": (half_rate, {}),
+    "diff": (lambda X: np.diff(X, axis=-1), {}),
+}
+COMBOS = [
+    ("default",),
+    ("default", "resample"),
+    ("default", "half"),
+    ("default", "diff"),
+    ("default", "half", "diff"),
+    ("default", "resample", "half", "diff"),
+]
+
+
+def run_set(archive: str, name: str) -> dict:
+    data = load_classification(name, archive)
+    feats = {}
+    for view, (fn, params) in VIEWS.items():
+        emb = TSPulseEmbedder(views=("series",), random_state=0, **params).fit(fn(data.X_train))
+        feats[view] = (emb.transform(fn(data.X_train)), emb.transform(fn(data.X_test)))
+    row = {}
+    for combo in COMBOS:
+        z_tr = np.hstack([feats[v][0] for v in combo])
+        z_te = np.hstack([feats[v][1] for v in combo])
+        clf = LogisticRegression().fit(z_tr, data.y_train)
+        row["+".join(combo)] = round(float(clf.score(z_te, data.y_test)), 4)
+    z_tr = (feats["default"][0] + feats["half"][0]) / 2
+    z_te = (feats["default"][1] + feats["half"][1]) / 2
+    clf = LogisticRegression().fit(z_tr, data.y_train)
+    row["mean(default,half)"] = round(float(clf.score(z_te, data.y_test)), 4)
+    return row
+
+
+def main() -> None:
+    parser = make_parser(__doc__, out="dev_embedding_views", threads=1)
+    parser.add_argument("--archive", default="UCR_extra")
+    args = parser.parse_args()
+    limit_threads(args.threads)
+    out = args.out.with_suffix(".csv")
+    rows = read_csv(out) if out.exists() else []
+    done = {r["dataset"] for r in rows}
+    for archive, name in list_classification(args.archive):
+        if name in done:
+            continue
+        start = time.perf_counter()
+        row = {"dataset": name, **run_set(archive, name)}
+        row["seconds"] = round(time.perf_counter() - start, 1)
+        rows.append(row)
+        write_csv(out, rows)
+        print(row, flush=True)
+    keys = [k for k in rows[0] if k not in ("dataset", "seconds")]
+    for k in keys:
+        values = np.array([r[k] for r in rows])
+        base = np.array([r["default"] for r in rows])
+        wins, losses = int((values > base).sum()), int((values < base).sum())
+        print(f"{k:32s} {values.mean():.4f}  vs default {wins}/{len(rows) - wins - losses}/{losses}")
+
+
+if __name__ == "__main__":
+    main()
