@@ -1,0 +1,81 @@
+"""Development probe: views of each window in the embedding mode (selection half, univariate).
+
+``TSPulseAnomalyDetector()`` (embedding mode) describes each sliding window by the
+encoder's read-out plus the window's location and log-scale, and scores it by its
+distance to the nearest fit window. The classification read-out gained from more
+*views* of each series (``sslts.data.views``: half sampling rate, first differences;
+``benchmarks/dev_embedding_views.py``). Here the same views of every window are
+embedded and their features concatenated, patched into
+``TSPulseAnomalyDetector._embed``, and run on the univariate selection half of the
+anomaly development suite (``_anomaly_suite.py``) with the suite's protocol. The
+baseline (``series``) runs in the same process.
+
+Writes ``<out>.csv`` (the suite's columns, ``method`` = ``TSPulse-default/<variant>``).
+
+Run::
+
+    python benchmarks/dev_anomaly_views.py --variants series series+diff series+half+diff
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from _anomaly_suite import suite_items
+from _common import make_parser, write_csv
+from bench_anomaly_suite import score_item
+
+from sslts._validation import Panel
+from sslts.anomaly._tspulse import TSPulseAnomalyDetector
+from sslts.data.views import panel_view
+from sslts.data.windows import SlidingWindows
+
+_ORIGINAL = TSPulseAnomalyDetector._embed
+
+
+def with_views(views: tuple[str, ...]):
+    """``_embed`` that concatenates the embeddings of ``views`` of every window."""
+
+    def embed(self, windows: SlidingWindows) -> np.ndarray:
+        parts = []
+        for view in views:
+            if view == "series":
+                parts.append(_ORIGINAL(self, windows))
+                continue
+            panel = Panel(
+                windows.values,
+                windows.observed,
+                np.full(len(windows), windows.length),
+            )
+            seen = panel_view(panel, view)
+            observed = (
+                np.ones(seen.values.shape, bool) if seen.observed is None else seen.observed
+            )
+            moved = SlidingWindows(seen.values, observed, windows.starts, windows.n_timepoints)
+            parts.append(_ORIGINAL(self, moved))
+        return np.concatenate(parts, axis=2)
+
+    return embed
+
+
+def main() -> None:
+    parser = make_parser(__doc__, out="anomaly_suite_dev_views", seed=True, threads=1)
+    parser.add_argument(
+        "--variants", nargs="+", default=["series", "series+diff", "series+half+diff"]
+    )
+    args = parser.parse_args()
+    rows = []
+    for variant in args.variants:
+        TSPulseAnomalyDetector._embed = with_views(tuple(variant.split("+")))
+        try:
+            for item in suite_items(["uni"], ["selection"]):
+                for row in score_item(item, ["TSPulse-default"], args.seed, args.threads):
+                    rows.append({**row, "method": f"TSPulse-default/{variant}"})
+        finally:
+            TSPulseAnomalyDetector._embed = _ORIGINAL
+        scores = [float(r["VUS-PR"]) for r in rows if r["method"].endswith(f"/{variant}")]
+        print(f"{variant}: {len(scores)} series, mean VUS-PR {np.mean(scores):.3f}", flush=True)
+        write_csv(args.out.with_suffix(".csv"), rows)
+
+
+if __name__ == "__main__":
+    main()
