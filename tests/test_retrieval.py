@@ -92,11 +92,11 @@ def test_default_embedder_is_used_and_not_mutated(panel):
     retriever = TSPulseRetriever(embedder=embedder).fit(panel)
     assert not hasattr(embedder, "model_")
     assert retriever.embeddings_.shape == (12, 2 * 3 * (16 + 16 + 2))
-    # embedder=None fits the default: the shipped model, its series view alone,
-    # 240 + 48 + 2 features a channel
+    # embedder=None fits the default: the shipped model, 240 + 48 + 2 features a
+    # channel and view
     default = TSPulseRetriever().fit(panel)
-    assert default.embedder_.get_params() == TSPulseEmbedder(views=("series",)).get_params()
-    assert default.embeddings_.shape == (12, 2 * (240 + 48 + 2))
+    assert default.embedder_.get_params() == TSPulseEmbedder().get_params()
+    assert default.embeddings_.shape == (12, 2 * 3 * (240 + 48 + 2))
 
 
 def test_pickle_clone_and_nested_params(panel):
