@@ -1,0 +1,53 @@
+"""Development probe: which views should ``TSPulseRetriever``'s default embedder use?
+
+``TSPulseEmbedder`` embeds three views of each series by default (as given, half
+sampling rate, first differences; chosen for the linear probe). Whether that also
+helps nearest-neighbour search is asked here the way the retriever's other defaults
+were chosen: leave-one-out on the *training* splits of the 30 UCR sets (each training
+series queries the others; 1-NN label agreement and precision@5), never on the test
+splits that ``bench_retrieval.py`` reports.
+
+Run::
+
+    OMP_NUM_THREADS=1 python benchmarks/dev_retrieval_views.py
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from _common import limit_threads, make_parser, write_csv
+
+from sslts import TSPulseEmbedder
+from sslts.data.datasets import list_classification, load_classification
+from sslts.retrieval import TSPulseRetriever
+
+VARIANTS = {"series": ("series",), "series+half+diff": ("series", "half", "diff")}
+
+
+def main() -> None:
+    parser = make_parser(__doc__, out="dev_retrieval_views", threads=1)
+    args = parser.parse_args()
+    limit_threads(args.threads)
+    rows = []
+    for archive, name in list_classification("UCR"):
+        data = load_classification(name, archive)
+        y = np.asarray(data.y_train)
+        row = {"dataset": name}
+        for variant, views in VARIANTS.items():
+            retriever = TSPulseRetriever(
+                embedder=TSPulseEmbedder(views=views, random_state=0), n_neighbors=5
+            ).fit(data.X_train)
+            _, index = retriever.kneighbors()
+            same = y[index] == y[:, None]
+            row[f"{variant}:p@1"] = round(float(same[:, 0].mean()), 4)
+            row[f"{variant}:p@5"] = round(float(same.mean()), 4)
+        rows.append(row)
+        print(row, flush=True)
+        write_csv(args.out.with_suffix(".csv"), rows)
+    for key in rows[0]:
+        if key != "dataset":
+            print(f"{key:28s} {np.mean([r[key] for r in rows]):.4f}")
+
+
+if __name__ == "__main__":
+    main()
