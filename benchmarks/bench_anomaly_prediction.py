@@ -62,6 +62,12 @@ Methods (a registry: what is not importable yet is reported and skipped):
     column, is not one: costly, and 0.40 validation AUC on MSL in a one-seed
     check against 0.55 averaged). Embedded once per unit and reused across
     seeds (the encoder is frozen and deterministic).
+``tspulse3_stats``, ``tspulse3_stats_logreg``
+    The same with the three views of ``TSPulseEmbedder()`` (series, half sampling
+    rate, first differences; the others use the series view alone), averaged over
+    columns, window statistics appended. ``tspulse3_stats`` won the selection run
+    (validation AUC 0.644 vs 0.605) but lost on the test part as the default (SMAP
+    0.581 vs 0.615, MSL 0.604 vs 0.612): not adopted (``docs/early_warning.md``).
 ``default``
     ``AnomalyPredictor()``'s own default encoder (frozen TSPulse averaged
     over columns + window statistics, the MLP head), fitted once per unit.
@@ -100,7 +106,8 @@ the last two in parallel, then merged::
 
     B=benchmarks/bench_anomaly_prediction.py
     python $B --threads 1 --selection --methods tspulse tspulse_stats tspulse_logreg \
-        tspulse_stats_logreg --out benchmarks/results/anomaly_prediction_selection
+        tspulse_stats_logreg tspulse3_stats tspulse3_stats_logreg \
+        --out benchmarks/results/anomaly_prediction_selection
     python $B --threads 1 --methods default stats_logreg stats_mlp raw_logreg \
         minirocket_logreg kmeans --out runs/ap/base
     python $B --threads 1 --methods mts-jepa --out runs/ap/jepa
@@ -395,29 +402,35 @@ class _Memoised(TransformerMixin, BaseEstimator):
         return _MEMO[key]
 
 
-def _tspulse_per_channel(unit: Unit) -> Callable[[np.ndarray], np.ndarray]:
-    """Frozen shipped TSPulse, raw per-channel embeddings ``(n, C, D)`` (memoised)."""
+def _tspulse_per_channel(
+    unit: Unit, views: tuple[str, ...] = ("series",)
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Frozen shipped TSPulse, raw per-channel embeddings ``(n, C, D)`` of ``views``
+    (memoised)."""
+    key = f"{unit.name}/tspulse/{'+'.join(views)}"
 
     def embed(X: np.ndarray) -> np.ndarray:
-        if unit.name not in _FROZEN:
+        if key not in _FROZEN:
             from sslts import TSPulseEmbedder
 
             emb = TSPulseEmbedder(pretrained="default", channel_pooling="concat",
-                                  standardize=False, device="cpu")
-            _FROZEN[unit.name] = emb.fit(unit.train_windows[:2])  # fit records the layout
-        flat = _Memoised(f"{unit.name}/tspulse", _FROZEN[unit.name].transform).transform(X)
+                                  views=views, standardize=False, device="cpu")
+            _FROZEN[key] = emb.fit(unit.train_windows[:2])  # fit records the layout
+        flat = _Memoised(key, _FROZEN[key].transform).transform(X)
         return flat.reshape(len(X), X.shape[1], -1)
 
     return embed
 
 
-def _tspulse_variant(pooling: str, statistics: bool) -> Callable:
-    """Frozen TSPulse embedding (``"mean"`` over columns or ``"concat"``), optionally
-    followed by the window statistics; the MLP head standardises every feature, so
-    TSPulseEmbedder's own standardisation (an affine map) is left out."""
+def _tspulse_variant(
+    pooling: str, statistics: bool, views: tuple[str, ...] = ("series",)
+) -> Callable:
+    """Frozen TSPulse embedding of ``views`` (``"mean"`` over columns or ``"concat"``),
+    optionally followed by the window statistics; the MLP head standardises every
+    feature, so TSPulseEmbedder's own standardisation (an affine map) is left out."""
 
     def make(unit: Unit, seed: int, args: argparse.Namespace) -> Any:
-        per_channel = _tspulse_per_channel(unit)
+        per_channel = _tspulse_per_channel(unit, views)
 
         def features(X: np.ndarray) -> np.ndarray:
             emb = per_channel(X)
@@ -426,7 +439,9 @@ def _tspulse_variant(pooling: str, statistics: bool) -> Callable:
                 emb = np.hstack([emb, WindowStatistics().fit(X[:1]).transform(X)])
             return emb
 
-        return _Memoised(f"{unit.name}/tspulse-{pooling}-{statistics}", features)
+        return _Memoised(
+            f"{unit.name}/tspulse-{pooling}-{statistics}-{'+'.join(views)}", features
+        )
 
     return make
 
@@ -446,7 +461,15 @@ def _default(unit: Unit, seed: int, args: argparse.Namespace) -> Any:
 BASELINES = ["stats_logreg", "stats_mlp", "minirocket_logreg", "kmeans", "raw_logreg"]
 #: self-supervised encoders that can be ``AnomalyPredictor()``'s default (frozen, need
 #: no pretraining data beyond the shipped checkpoint), chosen on validation AUC
-DEFAULT_CANDIDATES = ["tspulse", "tspulse_stats", "tspulse_logreg", "tspulse_stats_logreg"]
+DEFAULT_CANDIDATES = [
+    "tspulse",
+    "tspulse_stats",
+    "tspulse_logreg",
+    "tspulse_stats_logreg",
+    "tspulse3_stats",
+    "tspulse3_stats_logreg",
+]
+_THREE_VIEWS = ("series", "half", "diff")
 METHODS: dict[str, tuple[Callable, str, Callable[[], str]]] = {
     "stats_logreg": (_stats, "logistic", _always),
     "stats_mlp": (_stats, "mlp", _always),
@@ -462,6 +485,10 @@ METHODS: dict[str, tuple[Callable, str, Callable[[], str]]] = {
     "tspulse_stats": (_tspulse_variant("mean", True), "mlp", _always),
     "tspulse_logreg": (_tspulse_variant("mean", False), "logistic", _always),
     "tspulse_stats_logreg": (_tspulse_variant("mean", True), "logistic", _always),
+    "tspulse3_stats": (_tspulse_variant("mean", True, _THREE_VIEWS), "mlp", _always),
+    "tspulse3_stats_logreg": (
+        _tspulse_variant("mean", True, _THREE_VIEWS), "logistic", _always
+    ),
     "default": (_default, "mlp", _always),
     "mts-jepa": (_jepa("mts-jepa", "codes"), "mlp", _jepa_available()),
     "mts-jepa-no-codebook": (_jepa("mts-jepa", "embedding", use_codebook=False), "mlp",

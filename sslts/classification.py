@@ -8,8 +8,9 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import LabelEncoder
+from sklearn.preprocessing import LabelEncoder, StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -23,11 +24,16 @@ from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
 from sslts._base import BaseTorchEstimator, epoch_history
-from sslts._params import Interval, Options
+from sslts._params import DistinctOptions, Interval, Options
 from sslts._validation import Panel
-from sslts.data.windows import context_windows
+from sslts.data.views import VIEWS, panel_view
+from sslts.data.windows import context_windows, pool_windows
 from sslts.models import TSPulse
-from sslts.models.heads import FINETUNE_PARTS, TSPulseForClassification
+from sslts.models.heads import (
+    FINETUNE_PARTS,
+    TSPulseForClassification,
+    TSPulseForLinearClassification,
+)
 from sslts.pretrained import initial_model
 from sslts.streaming import streams_memmaps
 from sslts.training.net import SeededDataLoader
@@ -57,22 +63,46 @@ def _validation_rows(
     return np.sort(train), np.sort(valid)
 
 
-class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
-    """Classify time series by fine-tuning a pretrained TSPulse with a TSLens head.
+class _PenalisedClassifier(NeuralNetClassifier):
+    """skorch classifier that adds the module's ``penalty()`` (when it has one) to the
+    training loss."""
 
-    The head (:class:`sslts.models.TSLens`) decodes the backbone tokens with a
-    copy of the pretrained mini decoder, mixes channels with layers that start
-    as the identity, reduces the token width, weighs the patch and register
-    tokens with a learned gate and classifies the flattened result. During
-    fine-tuning a fraction ``mask_ratio`` of the patches is hidden as
-    augmentation (as in the TSPulse paper); early stopping watches the loss on
-    a stratified validation split of the training series.
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        penalty = getattr(self.module_, "penalty", None)
+        return loss + penalty() if training and penalty is not None else loss
+
+
+class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
+    """Classify time series by fine-tuning a pretrained TSPulse encoder.
+
+    Two heads (``head``):
+
+    * ``"linear"`` (default): **a linear probe, then fine-tuning.** The
+      encoder's read-out is exactly :class:`sslts.TSPulseEmbedder`'s
+      (register tokens, pooled patch tokens, location and log-scale, for
+      each of ``views``; :class:`sslts.models.TSPulseForLinearClassification`),
+      standardised with its training statistics. A
+      :class:`~sklearn.linear_model.LogisticRegression` fitted on it (the
+      canonical pipeline) initialises a linear layer; then the parts of the
+      encoder named by ``finetune`` and the layer train together for
+      ``max_epochs`` epochs under the logistic regression's own L2 penalty
+      (``||W||^2 / (2 n)`` per mean cross-entropy), so training starts at the
+      probe's optimum. The encoder parts learn at ``lr / 10``.
+    * ``"tslens"``: the TSPulse paper's TSLens head
+      (:class:`sslts.models.TSLens`): a copy of the pretrained mini decoder,
+      channel mixers that start as the identity, width reduction, a learned
+      gate over the tokens and a linear classifier of the flattened result.
+      The paper's recipe is ``head="tslens", finetune="embeddings",
+      mask_ratio=0.3, validation_fraction=0.2, max_epochs=30, batch_size=8``.
 
     Input follows :class:`sslts.TSPulseEmbedder`: 2D is a univariate panel,
     3D is ``(n_instances, n_channels, n_timepoints)``, a list of arrays may be
-    ragged, NaN marks missing values. Series shorter than the encoder context
-    are left-padded and masked; longer ones are cut into windows (see
-    :mod:`sslts.data.windows`): every window is a training example with its
+    ragged, NaN marks missing values. With the linear head every view of a
+    series is fitted to the encoder's context as the embedder does
+    (``"pad+resample"``); with TSLens series shorter than the context are
+    left-padded and masked and longer ones cut into windows (see
+    :mod:`sslts.data.windows`), every window a training example with its
     series' label, and class probabilities are averaged over a series'
     windows at prediction.
 
@@ -81,25 +111,37 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
     pretrained : str, path or None, default="default"
         The encoder: ``"default"``, a checkpoint name or path, or None for a
         random initialisation (see :func:`sslts.pretrained.initial_model`).
-    finetune : {"head", "embeddings", "all"}, default="embeddings"
-        What trains besides the TSLens head: nothing (backbone frozen), the
-        time and FFT patch embeddings (the paper's recipe; the backbone stays
-        frozen but gradients pass through it), or the whole encoder.
-    max_epochs : int, default=30
-        Upper bound on fine-tuning epochs.
+    head : {"linear", "tslens"}, default="linear"
+        The classification head (see above).
+    views : tuple of {"series", "half", "diff"}, default=("series", "half", "diff")
+        Views of each series read by the linear head (as
+        :class:`sslts.TSPulseEmbedder`'s ``views``); TSLens reads the series.
+    finetune : {"head", "decoder", "embeddings", "all"}, default="decoder"
+        What of the encoder trains besides the head: nothing; its mini
+        decoder (with TSLens the same as ``"head"``: that head always trains
+        its own copy of the decoder); also the time and FFT patch embeddings
+        (the paper's recipe for TSLens; the backbone stays frozen but
+        gradients pass through it); or the whole encoder.
+    max_epochs : int, default=10
+        Epochs of fine-tuning (the schedule: cosine learning-rate decay over
+        them); early stopping may end it sooner when validating.
     lr : float, default=1e-3
-        AdamW learning rate, cosine-decayed over ``max_epochs``.
-    batch_size : int, default=8
-        Windows per training batch (small batches give more updates within
-        the epoch budget on small training sets); prediction uses batches of
+        AdamW learning rate of the head (of everything with TSLens); with the
+        linear head the encoder parts use ``lr / 10``.
+    batch_size : int, default=32
+        Windows per training batch; prediction uses batches of
         ``max(batch_size, 256)`` windows.
-    mask_ratio : float, default=0.3
-        Fraction of patches hidden in each training window; 0 disables masking.
-    validation_fraction : float or None, default=0.2
+    mask_ratio : float, default=0.0
+        Fraction of patches hidden in each training window, as augmentation
+        (the paper uses 0.3 with TSLens); 0 disables masking. With the linear
+        head masking pulls the probe towards features it never sees at
+        prediction: it lost accuracy in ``benchmarks/dev_classifier_lpft.py``.
+    validation_fraction : float or None, default=None
         Share of the training series held out (stratified) for early stopping
         and for restoring the best epoch. None, or data too small to give
         every class two series and a validation member, trains for
-        ``max_epochs`` without validation.
+        ``max_epochs`` without validation (the default: a fixed schedule, as
+        validation splits of a few series choose epochs by chance).
     patience : int, default=10
         Epochs without a lower validation loss before stopping.
     device : str, default="auto"
@@ -114,8 +156,8 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels (sorted, as :class:`~sklearn.preprocessing.LabelEncoder`).
-    model_ : TSPulseForClassification
-        The fine-tuned network, in evaluation mode.
+    model_ : TSPulseForLinearClassification or TSPulseForClassification
+        The fine-tuned network (linear head or TSLens), in evaluation mode.
     n_features_in_ : int
         Channels seen in ``fit``.
     n_timepoints_ : int
@@ -149,6 +191,8 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **BaseTorchEstimator._parameter_constraints,
+        "head": [Options(("linear", "tslens"))],
+        "views": [DistinctOptions(VIEWS)],
         "finetune": [Options(FINETUNE_PARTS)],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "mask_ratio": [Interval(numbers.Real, 0, 1, closed="left")],
@@ -159,18 +203,22 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
     def __init__(
         self,
         pretrained: Any = "default",
-        finetune: str = "embeddings",
-        max_epochs: int = 30,
+        head: str = "linear",
+        views: tuple[str, ...] = VIEWS,
+        finetune: str = "decoder",
+        max_epochs: int = 10,
         lr: float = 1e-3,
-        batch_size: int = 8,
-        mask_ratio: float = 0.3,
-        validation_fraction: float | None = 0.2,
+        batch_size: int = 32,
+        mask_ratio: float = 0.0,
+        validation_fraction: float | None = None,
         patience: int = 10,
         device: str = "auto",
         random_state: Any = None,
         verbose: bool = False,
     ) -> None:
         self.pretrained = pretrained
+        self.head = head
+        self.views = views
         self.finetune = finetune
         self.max_epochs = max_epochs
         self.lr = lr
@@ -193,7 +241,7 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
         return y
 
     def _fit(self, panel: Panel, y: np.ndarray) -> None:
-        """Fine-tune the encoder and TSLens head on labelled series."""
+        """Fine-tune the encoder and the head on labelled series."""
         labels = LabelEncoder().fit(y)
         self.classes_ = labels.classes_
         if len(self.classes_) < 2:
@@ -207,32 +255,93 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
             y_enc, self.validation_fraction, rng.randint(2**31 - 1)
         )
         encoder, self.card_ = initial_model(self.pretrained, TSPulse)
-        module = TSPulseForClassification(
-            encoder,
-            n_channels=panel.n_channels,
-            n_classes=len(self.classes_),
-            mask_ratio=self.mask_ratio,
-            finetune=self.finetune,
-        )
-        net = self._net(module, panel, y_enc, valid_rows)
-        net.fit(*self._windows(panel.subset(train_rows), y_enc[train_rows], module))
+        context = encoder.config.context_length
+        train = self._windows(panel.subset(train_rows), context, y_enc[train_rows])
+        if self.head == "linear":
+            module = self._linear_probe(encoder, *train)
+        else:
+            module = TSPulseForClassification(
+                encoder,
+                n_channels=panel.n_channels,
+                n_classes=len(self.classes_),
+                mask_ratio=self.mask_ratio,
+                finetune=self.finetune,
+            )
+        net = self._net(module, panel, y_enc, valid_rows, context)
+        net.fit(*train)
         self.history_ = epoch_history(net)
         self.best_epoch_ = self._best_epoch(self.history_)
         self.model_ = net.module_.eval()
 
-    @staticmethod
+    def _linear_probe(
+        self, encoder: TSPulse, inputs: dict[str, np.ndarray], y: np.ndarray
+    ) -> TSPulseForLinearClassification:
+        """The linear-head network, initialised with a logistic regression on its read-out."""
+        channels = inputs["x"].shape[2]
+        width = (encoder.config.n_registers + 2) * encoder.config.d_model + 2
+        binary = len(self.classes_) == 2
+        module = TSPulseForLinearClassification(
+            encoder,
+            n_features=channels * len(self.views) * width,
+            n_classes=len(self.classes_),
+            mask_ratio=self.mask_ratio,
+            finetune=self.finetune,
+            # LogisticRegression's objective (C=1), sum of losses + ||W||^2 / 2, per
+            # mean loss; a binary probe's w becomes the two rows -w/2 and w/2,
+            # whose squared norms add up to half of ||w||^2
+            l2=1.0 / len(y) if binary else 1.0 / (2 * len(y)),
+        ).to(self._device())
+        features = self._infer(
+            lambda x, observed: module.eval().features(x, observed).double(),
+            (inputs["x"], inputs["observed"]),
+            max(self.batch_size, _MIN_PREDICT_BATCH),
+        )
+        scaler = StandardScaler().fit(features)
+        probe = LogisticRegression(max_iter=1000).fit(scaler.transform(features), y)
+        weight, bias = probe.coef_, probe.intercept_
+        if binary:  # one logit w.x + b for class 1: logits -(w.x + b) / 2 and (w.x + b) / 2,
+            # the same probabilities and a stationary point of the penalised loss
+            weight = np.vstack([-weight, weight]) / 2
+            bias = np.concatenate([-bias, bias]) / 2
+        module.set_probe(
+            *(torch.as_tensor(a, dtype=torch.float32) for a in (
+                scaler.mean_, scaler.scale_, weight, bias
+            ))
+        )
+        return module
+
     def _windows(
-        panel: Panel, y: np.ndarray, module: TSPulseForClassification
+        self, panel: Panel, context: int, y: np.ndarray | None = None
     ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        windows = context_windows(panel, module.encoder.config.context_length)
-        return {"x": windows.values, "observed": windows.observed}, y[windows.owner]
+        """The network's inputs for ``panel``, and the labels (or series index) per window.
+
+        The linear head takes one ``(views, channels, context)`` stack per
+        series; TSLens one ``(channels, context)`` window per window of a
+        series (``"pad+windows"``).
+        """
+        if self.head == "linear":
+            per_view = [
+                context_windows(panel_view(panel, view), context, "pad+resample")
+                for view in self.views
+            ]
+            inputs = {
+                "x": np.stack([w.values for w in per_view], axis=1),
+                "observed": np.stack([w.observed for w in per_view], axis=1),
+            }
+            owner = np.arange(panel.n_instances)
+        else:
+            windows = context_windows(panel, context)
+            inputs = {"x": windows.values, "observed": windows.observed}
+            owner = windows.owner
+        return inputs, owner if y is None else y[owner]
 
     def _net(
         self,
-        module: TSPulseForClassification,
+        module: TSPulseForClassification | TSPulseForLinearClassification,
         panel: Panel,
         y: np.ndarray,
         valid_rows: np.ndarray | None,
+        context: int,
     ) -> NeuralNetClassifier:
         callbacks: list[tuple[str, Any]] = [
             (
@@ -244,7 +353,7 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
         ]
         train_split = None
         if valid_rows is not None:
-            valid = self._windows(panel.subset(valid_rows), y[valid_rows], module)
+            valid = self._windows(panel.subset(valid_rows), context, y[valid_rows])
             train_split = predefined_split(Dataset(*valid))
             callbacks.append(
                 (
@@ -255,7 +364,13 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
         if self.verbose:
             callbacks.append(("progress", ProgressBar()))
         callbacks += self._epoch_callbacks()
-        return NeuralNetClassifier(
+        optimizer: dict[str, Any] = {}
+        if self.head == "linear":  # the encoder at a tenth of the head's rate, no decay
+            optimizer = {
+                "optimizer__param_groups": [("encoder.*", {"lr": self.lr / 10})],
+                "optimizer__weight_decay": 0.0,
+            }
+        return _PenalisedClassifier(
             module,
             criterion=torch.nn.CrossEntropyLoss,
             optimizer=torch.optim.AdamW,
@@ -270,6 +385,7 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
             callbacks=callbacks,
             device=str(self._device()),
             verbose=int(bool(self.verbose)),
+            **optimizer,
         )
 
     @staticmethod
@@ -306,12 +422,13 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
         check_is_fitted(self, "model_")
         panel = self._check_X(X, reset=False)
         model = self.model_.to(self._device()).eval()
-        proba = self._infer_windows(
+        inputs, owner = self._windows(panel, model.encoder.config.context_length)
+        proba = self._infer(
             lambda x, observed: torch.softmax(model(x, observed).double(), dim=-1),
-            panel,
-            model.encoder.config.context_length,
-            batch_size=max(self.batch_size, _MIN_PREDICT_BATCH),
-        ).astype(np.float64)
+            (inputs["x"], inputs["observed"]),
+            max(self.batch_size, _MIN_PREDICT_BATCH),
+        )
+        proba = pool_windows(proba, owner, panel.n_instances).astype(np.float64)
         # float32, like the network: digits beyond that depend on how windows
         # were batched (matrix-product rounding), not on the data.
         proba = (proba / proba.sum(axis=1, keepdims=True)).astype(np.float32)

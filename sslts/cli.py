@@ -88,7 +88,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     methods = {
         "tspulse": (lambda: canonical(checkpoint), "recommended: frozen pretrained encoder"),
-        "finetuned": (finetuned, "encoder fine-tuned with the TSLens head"),
+        "finetuned": (finetuned, "linear probe, then encoder fine-tuned"),
         "minirocket": (minirocket, "reference: sktime's MiniRocket, no deep learning"),
         "random-init": (
             lambda: canonical({"pretrained": None}),

@@ -15,6 +15,7 @@ from sslts._validation import Panel
 from sslts.data.views import VIEWS, panel_view
 from sslts.data.windows import LENGTH_POLICIES, context_windows
 from sslts.models import TSPulse
+from sslts.models.tspulse import pooled_readout
 from sslts.pretrained import initial_model
 
 __all__ = ["TSPulseEmbedder"]
@@ -260,20 +261,7 @@ def semantic_pooled_embedding(
     torch.Tensor
         ``(batch, channels, (n_registers + 2) * d_model)``.
     """
-    config = model.config
-    n = config.n_patches
-    tokens = model.encode(x, observed)
-    seen = (
-        observed.unflatten(-1, (n, config.patch_length))
-        .any(-1)
-        .to(tokens.dtype)[..., None]
-    )
-    weight = seen / seen.sum(-2, keepdim=True).clamp_min(1.0)
-    pooled = [
-        (tokens[..., part, :] * weight).sum(-2)
-        for part in (slice(0, n), slice(n, 2 * n))
-    ]
-    return torch.cat([tokens[..., 2 * n :, :].flatten(-2), *pooled], dim=-1)
+    return pooled_readout(model.encode(x, observed), observed, model.config)
 
 
 def location_scale(model: TSPulse, panel: Panel) -> np.ndarray:

@@ -202,7 +202,7 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
         return pd.DataFrame(features, columns=self.embedder_.get_feature_names_out())
 
 class TSPulseSktimeClassifier(_SsltsAdapterMixin, BaseClassifier):
-    """sktime classifier: fine-tunes TSPulse with a TSLens head.
+    """sktime classifier: fine-tunes TSPulse from a linear probe or with a TSLens head.
 
     Wraps :class:`sslts.classification.TSPulseClassifier`; every parameter has
     the same meaning there. Multivariate series, unequal lengths and missing
@@ -212,18 +212,23 @@ class TSPulseSktimeClassifier(_SsltsAdapterMixin, BaseClassifier):
     ----------
     pretrained : str, path or None, default="default"
         Checkpoint of the encoder.
-    finetune : {"head", "embeddings", "all"}, default="embeddings"
-        What trains besides the head.
-    max_epochs : int, default=30
-        Upper bound on fine-tuning epochs.
+    head : {"linear", "tslens"}, default="linear"
+        A linear probe on the embedder's read-out, then fine-tuning; or TSLens.
+    views : tuple of {"series", "half", "diff"}, default=("series", "half", "diff")
+        Views of each series read by the linear head.
+    finetune : {"head", "decoder", "embeddings", "all"}, default="decoder"
+        What of the encoder trains besides the head.
+    max_epochs : int, default=10
+        Fine-tuning epochs.
     lr : float, default=1e-3
-        AdamW learning rate.
-    batch_size : int, default=8
-        Windows per training and prediction batch.
-    mask_ratio : float, default=0.3
+        AdamW learning rate (the encoder's is a tenth of it with the linear head).
+    batch_size : int, default=32
+        Windows per training batch.
+    mask_ratio : float, default=0.0
         Fraction of patches hidden during training.
-    validation_fraction : float or None, default=0.2
-        Share of the training series held out for early stopping.
+    validation_fraction : float or None, default=None
+        Share of the training series held out for early stopping (None: a
+        fixed schedule).
     patience : int, default=10
         Epochs without improvement before stopping.
     device : str, default="auto"
@@ -253,10 +258,11 @@ class TSPulseSktimeClassifier(_SsltsAdapterMixin, BaseClassifier):
     _test_variants = (
         {"max_epochs": 1},
         {
+            "head": "tslens",
             "finetune": "head",
             "max_epochs": 2,
-            "mask_ratio": 0.0,
-            "validation_fraction": None,
+            "mask_ratio": 0.3,
+            "validation_fraction": 0.2,
         },
     )
     _tags = {
@@ -272,18 +278,22 @@ class TSPulseSktimeClassifier(_SsltsAdapterMixin, BaseClassifier):
     def __init__(
         self,
         pretrained: Any = "default",
-        finetune: str = "embeddings",
-        max_epochs: int = 30,
+        head: str = "linear",
+        views: tuple[str, ...] = ("series", "half", "diff"),
+        finetune: str = "decoder",
+        max_epochs: int = 10,
         lr: float = 1e-3,
-        batch_size: int = 8,
-        mask_ratio: float = 0.3,
-        validation_fraction: float | None = 0.2,
+        batch_size: int = 32,
+        mask_ratio: float = 0.0,
+        validation_fraction: float | None = None,
         patience: int = 10,
         device: str = "auto",
         random_state: Any = None,
         verbose: bool = False,
     ) -> None:
         self.pretrained = pretrained
+        self.head = head
+        self.views = views
         self.finetune = finetune
         self.max_epochs = max_epochs
         self.lr = lr

@@ -58,6 +58,16 @@ TUNED_THRESHOLD = (
 )
 
 
+# (4) Last-bit rounding. TSPulseClassifier's linear head reads pooled float32
+# features through batched matrix products whose last bit depends on where a
+# series sits in the batch; predict_proba of reordered samples then differs by
+# about 1e-7 (one float32 ulp), above the check's rtol of 1e-7.
+BATCH_ROUNDING = (
+    "float32 batched products round the last bit by row position: probabilities of "
+    "reordered samples differ by about one ulp (1e-7)"
+)
+
+
 def panel_expected_failures(*checks: str) -> dict[str, str]:
     """``expected_failed_checks`` of a panel estimator, each for ``PANEL_NOT_TABLE``.
 
@@ -86,7 +96,10 @@ EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
     "WindowStatistics": panel_expected_failures("check_transformer_general"),
     # check_classifiers_train passes its training-accuracy assertion (> 0.83 on
     # blobs) and fails at the step that expects predict(X.T) (other length) to raise.
-    "TSPulseClassifier": panel_expected_failures("check_classifiers_train"),
+    "TSPulseClassifier": {
+        **panel_expected_failures("check_classifiers_train"),
+        "check_methods_sample_order_invariance": BATCH_ROUNDING,
+    },
     "TSPulseRetriever": panel_expected_failures(),
     "AnomalyPredictor": {
         **panel_expected_failures(),

@@ -45,13 +45,21 @@ def gunpoint():
 
 @pytest.fixture(scope="module")
 def one_torch_thread():
-    """One torch thread for a module of many tiny fits, where thread start-up dominates.
+    """One torch thread and one BLAS thread for a module of many tiny fits.
 
-    Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
+    Thread start-up dominates tiny fits; and with one thread float reductions
+    run in the same order in the main thread, in threads and in worker
+    processes (loky gives its workers one BLAS thread), which the seeding
+    tests compare bit for bit (the classifier's linear probe is fitted by
+    scikit-learn on NumPy's BLAS). Use with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
     """
+    from threadpoolctl import threadpool_limits
+
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
+    with threadpool_limits(limits=1):
+        yield
     torch.set_num_threads(previous)
 
 

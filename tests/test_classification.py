@@ -16,6 +16,8 @@ from sslts.models import TSLens, TSPulseForClassification
 from sslts.pretrained import initial_model
 
 FAST = dict(pretrained=TINY, max_epochs=2, batch_size=8, random_state=0)
+#: the TSPulse paper's TSLens recipe (the head before the linear probe became the default)
+TSLENS = dict(head="tslens", finetune="embeddings", mask_ratio=0.3, validation_fraction=0.2)
 
 
 def _two_class(n=48, channels=1, length=64, seed=0):
@@ -67,7 +69,7 @@ def test_classification_module_reproduces_pretrained_tokens_at_init():
 def test_frozen_parts_stay_frozen(finetune, trainable):
     X, y = _two_class(n=24)
     before, _ = initial_model(TINY)
-    clf = TSPulseClassifier(**{**FAST, "finetune": finetune, "lr": 1e-2}).fit(X, y)
+    clf = TSPulseClassifier(**{**FAST, **TSLENS, "finetune": finetune, "lr": 1e-2}).fit(X, y)
     after = clf.model_.encoder.state_dict()
     changed = {
         name.split(".")[0]
@@ -105,7 +107,7 @@ def test_learns_an_easy_problem():
 def test_multivariate_ragged_nan_and_long_series():
     X, y = _two_class(n=24, channels=3)
     X[0, 1, :5] = np.nan
-    clf = TSPulseClassifier(**FAST).fit(X, y)
+    clf = TSPulseClassifier(**FAST, **TSLENS).fit(X, y)
     assert clf.n_features_in_ == 3
     assert len(clf.model_.head.channel_mixers) == 1
     # series of other lengths, unequal in one list: short padded, long windowed
@@ -143,7 +145,9 @@ def test_pickle_and_clone():
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"finetune": "decoder"}, "finetune"),
+        ({"finetune": "backbone"}, "finetune"),
+        ({"head": "mlp"}, "head"),
+        ({"views": ("series", "series")}, "views"),
         ({"max_epochs": 0}, "max_epochs"),
         ({"batch_size": 1.5}, "batch_size"),
         ({"lr": -1.0}, "lr"),
@@ -188,13 +192,14 @@ def test_validation_split_is_stratified_or_skipped():
     # fit copes with a tiny class and records no validation loss then
     X, _ = _two_class(n=9)
     y_small = np.array(["a"] * 8 + ["b"])
-    clf = TSPulseClassifier(**FAST).fit(X, y_small)
+    clf = TSPulseClassifier(**FAST, validation_fraction=0.2).fit(X, y_small)
     assert "valid_loss" not in clf.history_[0] and clf.best_epoch_ == 2
 
 
 def test_early_stopping_restores_best_epoch():
     X, y = _two_class(n=40)
-    clf = TSPulseClassifier(**{**FAST, "max_epochs": 6, "patience": 1, "lr": 5e-2}).fit(X, y)
+    params = {**FAST, **TSLENS, "max_epochs": 6, "patience": 1, "lr": 5e-2}
+    clf = TSPulseClassifier(**params).fit(X, y)
     losses = [row["valid_loss"] for row in clf.history_]
     assert clf.best_epoch_ == int(np.argmin(losses)) + 1
     # patience 1: training stopped at the first epoch that did not improve
@@ -218,3 +223,90 @@ def test_sklearn_callbacks_see_and_stop_epochs():
     clf = TSPulseClassifier(**{**FAST, "max_epochs": 5}).set_callbacks(recorder).fit(X, y)
     assert len(recorder.epochs) == 2 and len(clf.history_) == 2
     assert recorder.epochs[-1]["train_loss"] == pytest.approx(clf.history_[-1]["train_loss"])
+
+
+# ------------------------------------------------------- linear probe, then fine-tuning
+def _probe_reference(X, y, views):
+    """The canonical pipeline's probe on the same read-out, fitted to convergence."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sslts import TSPulseEmbedder
+
+    embedder = TSPulseEmbedder(pretrained=TINY, views=views, standardize=False)
+    return make_pipeline(embedder, StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, y)
+
+
+@pytest.mark.parametrize("views", [("series",), ("series", "half", "diff")])
+def test_linear_head_starts_at_the_canonical_probe(views):
+    # series of the tiny context's length: the embedder's and the head's windows,
+    # locations and scales are the same, so an untrained head is the probe itself
+    X, y = _two_class(n=24, channels=2)
+    X_test, _ = _two_class(n=10, channels=2, seed=1)
+    clf = TSPulseClassifier(**{**FAST, "views": views, "lr": 1e-12, "max_epochs": 1}).fit(X, y)
+    expected = _probe_reference(X, y, views).predict_proba(X_test)
+    np.testing.assert_allclose(clf.predict_proba(X_test), expected, atol=2e-3)
+    width = (2 + 2) * 8 + 2  # tiny model: 2 registers, d_model 8; location, log-scale
+    assert clf.model_.classifier.in_features == 2 * len(views) * width
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_linear_head_penalty_makes_the_probe_a_stationary_point(n_classes):
+    X, y = _two_class(n=24)
+    if n_classes == 3:
+        y = np.array(["a", "b", "c"])[np.arange(24) % 3]
+    clf = TSPulseClassifier(**{**FAST, "lr": 1e-12, "max_epochs": 1}).fit(X, y)
+    model = clf.model_.eval()
+    inputs, owner = clf._windows(clf._check_X(X, reset=False), 64)
+    y_enc = torch.as_tensor(np.searchsorted(clf.classes_, y)[owner])
+    x, observed = (torch.from_numpy(inputs[k]) for k in ("x", "observed"))
+
+    def head_gradient(penalised):
+        model.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x, observed), y_enc)
+        (loss + model.penalty() if penalised else loss).backward()
+        return model.classifier.weight.grad.norm().item()
+
+    # the logistic regression's optimum: the penalised loss is flat in the head weights
+    assert head_gradient(True) < 0.05 * head_gradient(False)
+    # binary: two rows, each half the probe's w; multinomial: sklearn's own rows
+    assert model.l2 == pytest.approx(1 / 24 if n_classes == 2 else 1 / 48)
+
+
+@pytest.mark.parametrize(
+    "finetune, trainable",
+    [
+        ("head", set()),
+        ("decoder", {"decoder"}),
+        ("embeddings", {"decoder", "time_embedding", "fft_embedding"}),
+        ("all", {"decoder", "time_embedding", "fft_embedding", "backbone", "registers",
+                 "mask_token"}),
+    ],
+)
+def test_linear_head_trains_only_the_named_encoder_parts(finetune, trainable):
+    X, y = _two_class(n=24)
+    before, _ = initial_model(TINY)
+    clf = TSPulseClassifier(**{**FAST, "finetune": finetune, "lr": 1e-2}).fit(X, y)
+    after = clf.model_.encoder.state_dict()
+    changed = {
+        name.split(".")[0]
+        for name, value in before.state_dict().items()
+        if not torch.equal(value, after[name])
+    }
+    # the reconstruction heads are never used, so never change
+    assert changed == trainable
+    assert clf.model_.classifier.weight.requires_grad
+
+
+def test_linear_head_learns_and_handles_long_ragged_and_missing_series():
+    X, y = _two_class(n=48)
+    X_test, y_test = _two_class(n=40, seed=1)
+    clf = TSPulseClassifier(**{**FAST, "lr": 1e-2}).fit(X, y)
+    assert clf.score(X_test, y_test) >= 0.8
+    assert len(clf.history_) == 2 and clf.best_epoch_ == 2
+    X_nan = X_test.copy()
+    X_nan[0, 0, :7] = np.nan
+    ragged = [X_nan[0, :, :30], np.concatenate([X_test[1]] * 3, axis=1)]
+    proba = clf.predict_proba(ragged)
+    assert proba.shape == (2, 2) and np.isfinite(proba).all()

@@ -1,7 +1,12 @@
 """Pure-torch models: no scikit-learn in here."""
 
 from sslts.models.deepsvdd import DeepSVDDNetwork
-from sslts.models.heads import ChannelMixer, TSLens, TSPulseForClassification
+from sslts.models.heads import (
+    ChannelMixer,
+    TSLens,
+    TSPulseForClassification,
+    TSPulseForLinearClassification,
+)
 from sslts.models.jepa import (
     coarse_view,
     CoarsePredictor,
@@ -42,5 +47,6 @@ __all__ = [
     "TSPulse",
     "TSPulseConfig",
     "TSPulseForClassification",
+    "TSPulseForLinearClassification",
     "TSPulseOutput",
 ]

@@ -28,14 +28,21 @@ import torch
 from torch import nn
 
 from sslts.models._random import active_generator, init_from_active_generator
-from sslts.models.layers import FastDropout, GatedAttention, MixerStack
+from sslts.models.layers import FastDropout, GatedAttention, MixerStack, mix_token_major
 from sslts.models.masking import mixed_mask
-from sslts.models.tspulse import TSPulse
+from sslts.models.tspulse import TSPulse, pooled_readout
 
-__all__ = ["ChannelMixer", "TSLens", "TSPulseForClassification", "FINETUNE_PARTS"]
+__all__ = [
+    "ChannelMixer",
+    "TSLens",
+    "TSPulseForClassification",
+    "TSPulseForLinearClassification",
+    "FINETUNE_PARTS",
+]
 
-#: Values of ``finetune`` accepted by :meth:`TSPulseForClassification.set_trainable`.
-FINETUNE_PARTS = ("head", "embeddings", "all")
+#: Values of ``finetune``: what of the encoder trains besides the head, from nothing
+#: to everything (see :meth:`TSPulseForClassification.set_trainable`).
+FINETUNE_PARTS = ("head", "decoder", "embeddings", "all")
 
 
 @init_from_active_generator
@@ -158,9 +165,11 @@ class TSPulseForClassification(nn.Module):
     mask_ratio : float
         Fraction of patches hidden (block mask shared by the channels of a
         series) in training mode, as data augmentation; 0 disables it.
-    finetune : {"head", "embeddings", "all"}
-        What trains besides the head: nothing, the time/FFT patch embeddings
-        (the paper's recipe), or also the registers, mask token and backbone.
+    finetune : {"head", "decoder", "embeddings", "all"}
+        What trains besides the head: nothing (``"decoder"`` is the same here:
+        the head's decoder, a copy of the pretrained one, always trains), the
+        time/FFT patch embeddings (the paper's recipe), or also the registers,
+        mask token and backbone.
     reduction, dropout
         Passed to :class:`TSLens`.
     """
@@ -189,12 +198,12 @@ class TSPulseForClassification(nn.Module):
 
         Parameters
         ----------
-        finetune : {"head", "embeddings", "all"}
-            What trains besides the head: nothing, the time and FFT patch embeddings, or
-            the whole encoder.
+        finetune : {"head", "decoder", "embeddings", "all"}
+            What trains besides the head: nothing (``"decoder"`` too: the head
+            trains its own copy of the decoder), the time and FFT patch
+            embeddings, or the whole encoder.
         """
-        if finetune not in FINETUNE_PARTS:
-            raise ValueError(f"finetune must be one of {list(FINETUNE_PARTS)}, got {finetune!r}")
+        _check_finetune(finetune)
         self.finetune = finetune
         enc = self.encoder
         enc.requires_grad_(False)
@@ -240,15 +249,7 @@ class TSPulseForClassification(nn.Module):
             )
         hidden = torch.zeros_like(x, dtype=torch.bool) if observed is None else ~observed
         if self.training and self.mask_ratio > 0:
-            drawn = mixed_mask(
-                x.shape[0],
-                context,
-                enc.config.patch_length,
-                self.mask_ratio,
-                0.0,
-                device=x.device,
-                generator=active_generator(x.device),
-            )
+            drawn = _training_mask(x, self.mask_ratio, enc.config.patch_length)
             hidden = hidden | drawn[:, None, :]
         scaled, _, _ = enc.revin(x, ~hidden)
         tokens, _ = enc._tokens(scaled, hidden)
@@ -257,3 +258,181 @@ class TSPulseForClassification(nn.Module):
     def forward(self, x: torch.Tensor, observed: torch.Tensor | None = None) -> torch.Tensor:
         """Class logits ``(batch, n_classes)`` for context windows ``x``."""
         return self.head(self.backbone_tokens(x, observed))
+
+
+def _check_finetune(finetune: str) -> None:
+    if finetune not in FINETUNE_PARTS:
+        raise ValueError(f"finetune must be one of {list(FINETUNE_PARTS)}, got {finetune!r}")
+
+
+def _training_mask(x: torch.Tensor, ratio: float, patch_length: int) -> torch.Tensor:
+    """Hidden patches ``(batch, length)`` drawn as augmentation, one mask per series."""
+    return mixed_mask(
+        x.shape[0],
+        x.shape[-1],
+        patch_length,
+        ratio,
+        0.0,
+        device=x.device,
+        generator=active_generator(x.device),
+    )
+
+
+@init_from_active_generator
+class TSPulseForLinearClassification(nn.Module):
+    """TSPulse read out as :class:`sslts.TSPulseEmbedder` does, then one linear layer.
+
+    ``forward(x, observed)`` takes ``(batch, views, channels, context_length)``
+    windows (one per view of each series, :mod:`sslts.data.views`) and returns
+    logits. Per channel and view, the features are the decoder's register
+    tokens, its time and FFT patch tokens averaged over the observed patches
+    (:func:`sslts.models.tspulse.pooled_readout`) and the window's location and
+    log-scale; channels are concatenated in order, each holding its views in
+    order (the layout of ``TSPulseEmbedder``'s output). The features are
+    standardised with fixed statistics (:meth:`set_probe`) before the linear
+    layer, which :meth:`set_probe` also initialises, so that training can
+    start from a fitted linear probe.
+
+    Parameters
+    ----------
+    encoder : TSPulse
+        Pretrained model; its reconstruction heads are not used.
+    n_features : int
+        Width of the read-out (``n_channels * n_views * ((n_registers + 2)
+        * d_model + 2)``).
+    n_classes : int
+        Output logits.
+    mask_ratio : float, default=0.0
+        Fraction of patches hidden in training mode (augmentation); 0 disables it.
+    finetune : {"head", "decoder", "embeddings", "all"}, default="decoder"
+        What of the encoder trains besides the linear layer: nothing, its
+        mini decoder, the decoder and the time and FFT patch embeddings, or
+        everything.
+    l2 : float, default=0.0
+        Weight of the squared norm of the linear weights in :meth:`penalty`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sslts.models import TSPulse, TSPulseConfig
+    >>> cfg = TSPulseConfig(context_length=64, d_model=8, n_layers=1, n_registers=2)
+    >>> width = (cfg.n_registers + 2) * cfg.d_model + 2
+    >>> head = TSPulseForLinearClassification(TSPulse(cfg), 3 * 2 * width, n_classes=4)
+    >>> head(torch.randn(5, 2, 3, 64)).shape  # 5 series, 2 views, 3 channels
+    torch.Size([5, 4])
+    """
+
+    def __init__(
+        self,
+        encoder: TSPulse,
+        n_features: int,
+        n_classes: int,
+        mask_ratio: float = 0.0,
+        finetune: str = "decoder",
+        l2: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.mask_ratio = mask_ratio
+        self.l2 = l2
+        self.register_buffer("mean", torch.zeros(n_features))
+        self.register_buffer("scale", torch.ones(n_features))
+        self.classifier = nn.Linear(n_features, n_classes)
+        self.set_trainable(finetune)
+
+    def set_trainable(self, finetune: str) -> None:
+        """Freeze the encoder except the parts ``finetune`` names; the linear layer trains.
+
+        Parameters
+        ----------
+        finetune : {"head", "decoder", "embeddings", "all"}
+            Nothing, the decoder, the decoder and the patch embeddings, or the
+            whole encoder.
+        """
+        _check_finetune(finetune)
+        self.finetune = finetune
+        enc = self.encoder
+        enc.requires_grad_(finetune == "all")
+        if finetune in ("decoder", "embeddings"):
+            enc.decoder.requires_grad_(True)
+        if finetune == "embeddings":
+            enc.time_embedding.requires_grad_(True)
+            enc.fft_embedding.requires_grad_(True)
+        self.classifier.requires_grad_(True)
+
+    def train(self, mode: bool = True) -> TSPulseForLinearClassification:
+        """Set training mode; the encoder stays in evaluation mode (no dropout)
+        unless all of it trains.
+
+        Parameters
+        ----------
+        mode : bool, default=True
+            Training mode (True) or evaluation mode.
+        """
+        super().train(mode)
+        if self.finetune != "all":
+            self.encoder.eval()
+        return self
+
+    def features(self, x: torch.Tensor, observed: torch.Tensor | None = None) -> torch.Tensor:
+        """Raw (unstandardised) read-out ``(batch, n_features)``.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(batch, views, channels, context_length)`` windows.
+        observed : torch.Tensor, optional
+            Boolean, same shape: False where ``x`` is missing or padded.
+        """
+        enc = self.encoder
+        cfg = enc.config
+        if x.ndim != 4 or x.shape[-1] != cfg.context_length:
+            raise ValueError(
+                f"expected (batch, views, channels, {cfg.context_length}) windows, "
+                f"got shape {tuple(x.shape)}"
+            )
+        batch, views = x.shape[:2]
+        x = x.flatten(0, 1)
+        observed = (
+            torch.ones_like(x, dtype=torch.bool) if observed is None else observed.flatten(0, 1)
+        )
+        hidden = ~observed
+        if self.training and self.mask_ratio > 0:
+            hidden = hidden | _training_mask(x, self.mask_ratio, cfg.patch_length)[:, None, :]
+        scaled, _, _ = enc.revin(x, ~hidden)
+        tokens, _ = enc._tokens(scaled, hidden)
+        if torch.is_grad_enabled():
+            decoded = enc.decoder(enc.backbone(tokens))
+        else:  # inference: the encoder's own evaluation path, as TSPulseEmbedder's
+            decoded = mix_token_major(tokens, [enc.backbone, enc.decoder])
+        readout = pooled_readout(decoded, observed, cfg)
+        loc, scale = enc.revin.statistics(x, observed)
+        per_view = torch.cat([readout, loc, scale.log()], dim=-1)
+        # (batch, views, channels, width) -> per channel, its views in order
+        return per_view.unflatten(0, (batch, views)).transpose(1, 2).flatten(1)
+
+    def set_probe(
+        self, mean: torch.Tensor, scale: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
+    ) -> None:
+        """Set the standardisation and the linear layer (e.g. from a fitted linear probe).
+
+        Parameters
+        ----------
+        mean, scale : torch.Tensor
+            ``(n_features,)``: features are standardised as ``(f - mean) / scale``.
+        weight, bias : torch.Tensor
+            ``(n_classes, n_features)`` and ``(n_classes,)``.
+        """
+        with torch.no_grad():
+            self.mean.copy_(mean)
+            self.scale.copy_(scale)
+            self.classifier.weight.copy_(weight)
+            self.classifier.bias.copy_(bias)
+
+    def penalty(self) -> torch.Tensor:
+        """``l2`` times the squared norm of the linear weights (not the bias)."""
+        return self.l2 * self.classifier.weight.pow(2).sum()
+
+    def forward(self, x: torch.Tensor, observed: torch.Tensor | None = None) -> torch.Tensor:
+        """Class logits ``(batch, n_classes)`` for the views' windows ``x``."""
+        return self.classifier((self.features(x, observed) - self.mean) / self.scale)

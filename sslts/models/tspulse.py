@@ -32,7 +32,7 @@ from sslts.models._random import active_generator, init_from_active_generator
 from sslts.models.layers import MixerStack, RevIN, mix_token_major
 from sslts.models.masking import mixed_mask
 
-__all__ = ["TSPulseConfig", "TSPulse", "TSPulseOutput", "FFTFeatures"]
+__all__ = ["TSPulseConfig", "TSPulse", "TSPulseOutput", "FFTFeatures", "pooled_readout"]
 
 
 @dataclass(frozen=True)
@@ -202,6 +202,44 @@ def spectrum_log_amplitude(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """Log-amplitude spectrum of ``x`` (Nyquist bin dropped), the probability-head target."""
     spec = torch.fft.rfft(x, dim=-1)[..., :-1]
     return torch.log(spec.abs() + eps)
+
+
+def pooled_readout(
+    tokens: torch.Tensor, observed: torch.Tensor, config: TSPulseConfig
+) -> torch.Tensor:
+    """Register tokens, then time and FFT patch tokens averaged over observed patches.
+
+    The read-out of :class:`sslts.TSPulseEmbedder` (``embedding="semantic+pooled"``)
+    and of the linear head of :class:`sslts.TSPulseClassifier`.
+
+    Parameters
+    ----------
+    tokens : torch.Tensor
+        Decoder tokens ``(batch, channels, 2 * n_patches + n_registers, d_model)``
+        (:meth:`TSPulse.encode`).
+    observed : torch.Tensor
+        Boolean ``(batch, channels, context_length)``: False where a point is
+        missing or padded; a patch counts as observed when any of its points is.
+    config : TSPulseConfig
+        The encoder's configuration.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(batch, channels, (n_registers + 2) * d_model)``.
+    """
+    n = config.n_patches
+    seen = (
+        observed.unflatten(-1, (n, config.patch_length))
+        .any(-1)
+        .to(tokens.dtype)[..., None]
+    )
+    weight = seen / seen.sum(-2, keepdim=True).clamp_min(1.0)
+    pooled = [
+        (tokens[..., part, :] * weight).sum(-2)
+        for part in (slice(0, n), slice(n, 2 * n))
+    ]
+    return torch.cat([tokens[..., 2 * n :, :].flatten(-2), *pooled], dim=-1)
 
 
 @init_from_active_generator
