@@ -150,8 +150,29 @@ class TSLens(nn.Module):
         return self.classifier(self.dropout(h.flatten(1)))
 
 
+class _EncoderWithHead(nn.Module):
+    """Base of the classification networks: an ``encoder`` of which only the parts named
+    by ``finetune`` train; a frozen encoder stays in evaluation mode (no dropout)."""
+
+    encoder: TSPulse
+    finetune: str
+
+    def train(self, mode: bool = True) -> _EncoderWithHead:
+        """Set training mode; the encoder stays in evaluation mode unless all of it trains.
+
+        Parameters
+        ----------
+        mode : bool, default=True
+            Training mode (True) or evaluation mode.
+        """
+        super().train(mode)
+        if self.finetune != "all":
+            self.encoder.eval()
+        return self
+
+
 @init_from_active_generator
-class TSPulseForClassification(nn.Module):
+class TSPulseForClassification(_EncoderWithHead):
     """A TSPulse backbone with a :class:`TSLens` head: ``(x, observed) -> logits``.
 
     Parameters
@@ -216,19 +237,6 @@ class TSPulseForClassification(nn.Module):
             enc.registers.requires_grad_(True)
         self.head.requires_grad_(True)
 
-    def train(self, mode: bool = True) -> TSPulseForClassification:
-        """Set training mode; a frozen backbone stays in evaluation mode (no dropout).
-
-        Parameters
-        ----------
-        mode : bool, default=True
-            Training mode (True) or evaluation mode.
-        """
-        super().train(mode)
-        if self.finetune != "all":
-            self.encoder.eval()
-        return self
-
     def backbone_tokens(
         self, x: torch.Tensor, observed: torch.Tensor | None = None
     ) -> torch.Tensor:
@@ -279,7 +287,7 @@ def _training_mask(x: torch.Tensor, ratio: float, patch_length: int) -> torch.Te
 
 
 @init_from_active_generator
-class TSPulseForLinearClassification(nn.Module):
+class TSPulseForLinearClassification(_EncoderWithHead):
     """TSPulse read out as :class:`sslts.TSPulseEmbedder` does, then one linear layer.
 
     ``forward(x, observed)`` takes ``(batch, views, channels, context_length)``
@@ -359,20 +367,6 @@ class TSPulseForLinearClassification(nn.Module):
             enc.time_embedding.requires_grad_(True)
             enc.fft_embedding.requires_grad_(True)
         self.classifier.requires_grad_(True)
-
-    def train(self, mode: bool = True) -> TSPulseForLinearClassification:
-        """Set training mode; the encoder stays in evaluation mode (no dropout)
-        unless all of it trains.
-
-        Parameters
-        ----------
-        mode : bool, default=True
-            Training mode (True) or evaluation mode.
-        """
-        super().train(mode)
-        if self.finetune != "all":
-            self.encoder.eval()
-        return self
 
     def features(self, x: torch.Tensor, observed: torch.Tensor | None = None) -> torch.Tensor:
         """Raw (unstandardised) read-out ``(batch, n_features)``.
