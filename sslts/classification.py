@@ -34,6 +34,7 @@ from sslts.models.heads import (
     TSPulseForClassification,
     TSPulseForLinearClassification,
 )
+from sslts.models.tspulse import pooled_readout_width
 from sslts.pretrained import initial_model
 from sslts.streaming import streams_memmaps
 from sslts.training.net import SeededDataLoader
@@ -278,7 +279,7 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
     ) -> TSPulseForLinearClassification:
         """The linear-head network, initialised with a logistic regression on its read-out."""
         channels = inputs["x"].shape[2]
-        width = (encoder.config.n_registers + 2) * encoder.config.d_model + 2
+        width = pooled_readout_width(encoder.config) + 2  # and location, log-scale
         binary = len(self.classes_) == 2
         module = TSPulseForLinearClassification(
             encoder,

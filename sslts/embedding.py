@@ -15,7 +15,7 @@ from sslts._validation import Panel
 from sslts.data.views import VIEWS, panel_view
 from sslts.data.windows import LENGTH_POLICIES, context_windows
 from sslts.models import TSPulse
-from sslts.models.tspulse import pooled_readout
+from sslts.models.tspulse import pooled_readout, pooled_readout_width
 from sslts.pretrained import initial_model
 
 __all__ = ["TSPulseEmbedder"]
@@ -232,12 +232,10 @@ class TSPulseEmbedder(
 
     @property
     def _n_features_out(self) -> int:
-        sizes = self.model_.embedding_sizes()
-        d_model = self.model_.config.d_model
         width = (
-            sizes["semantic"] + 2 * d_model
+            pooled_readout_width(self.model_.config)
             if self.embedding == "semantic+pooled"
-            else sizes[self.embedding]
+            else self.model_.embedding_sizes()[self.embedding]
         )
         width = (width + 2 * self.location_scale) * len(self.views)
         return width * (self.n_features_in_ if self.channel_pooling == "concat" else 1)

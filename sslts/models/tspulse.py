@@ -32,7 +32,8 @@ from sslts.models._random import active_generator, init_from_active_generator
 from sslts.models.layers import MixerStack, RevIN, mix_token_major
 from sslts.models.masking import mixed_mask
 
-__all__ = ["TSPulseConfig", "TSPulse", "TSPulseOutput", "FFTFeatures", "pooled_readout"]
+__all__ = ["TSPulseConfig", "TSPulse", "TSPulseOutput", "FFTFeatures", "pooled_readout",
+           "pooled_readout_width"]
 
 
 @dataclass(frozen=True)
@@ -240,6 +241,21 @@ def pooled_readout(
         for part in (slice(0, n), slice(n, 2 * n))
     ]
     return torch.cat([tokens[..., 2 * n :, :].flatten(-2), *pooled], dim=-1)
+
+
+def pooled_readout_width(config: TSPulseConfig) -> int:
+    """Width of :func:`pooled_readout` per channel: ``(n_registers + 2) * d_model``.
+
+    Parameters
+    ----------
+    config : TSPulseConfig
+        The encoder's configuration.
+
+    Returns
+    -------
+    int
+    """
+    return (config.n_registers + 2) * config.d_model
 
 
 @init_from_active_generator
