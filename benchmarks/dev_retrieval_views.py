@@ -1,11 +1,13 @@
-"""Development probe: which views should ``TSPulseRetriever``'s default embedder use?
+"""Development probe: which views and pooling should ``TSPulseRetriever``'s default embedder use?
 
 ``TSPulseEmbedder`` embeds three views of each series by default (as given, half
 sampling rate, first differences; chosen for the linear probe). Whether that also
 helps nearest-neighbour search is asked here the way the retriever's other defaults
 were chosen: leave-one-out on the *training* splits of the 30 UCR sets (each training
 series queries the others; 1-NN label agreement and precision@5), never on the test
-splits that ``bench_retrieval.py`` reports.
+splits that ``bench_retrieval.py`` reports. The last variant adds the maximum of the
+patch tokens to their average (``pooling=("mean", "max")``, chosen for the linear probe
+by ``dev_embedding_pooling.py``).
 
 Run::
 
@@ -21,7 +23,12 @@ from sslts import TSPulseEmbedder
 from sslts.data.datasets import list_classification, load_classification
 from sslts.retrieval import TSPulseRetriever
 
-VARIANTS = {"series": ("series",), "series+half+diff": ("series", "half", "diff")}
+THREE = ("series", "half", "diff")
+VARIANTS = {
+    "series": {"views": ("series",), "pooling": ("mean",)},
+    "series+half+diff": {"views": THREE, "pooling": ("mean",)},
+    "series+half+diff,mean+max": {"views": THREE, "pooling": ("mean", "max")},
+}
 
 
 def main() -> None:
@@ -33,9 +40,9 @@ def main() -> None:
         data = load_classification(name, archive)
         y = np.asarray(data.y_train)
         row = {"dataset": name}
-        for variant, views in VARIANTS.items():
+        for variant, params in VARIANTS.items():
             retriever = TSPulseRetriever(
-                embedder=TSPulseEmbedder(views=views, random_state=0), n_neighbors=5
+                embedder=TSPulseEmbedder(**params, random_state=0), n_neighbors=5
             ).fit(data.X_train)
             _, index = retriever.kneighbors()
             same = y[index] == y[:, None]

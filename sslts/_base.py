@@ -380,8 +380,7 @@ class StandardizedEmbedderMixin(TransformerMixin):
                     f"{type(self).__name__} produced {embeddings.shape[1]} features, but "
                     f"was fitted with {len(self.mean_)}: parameters that change the "
                     "output width (channel_pooling, embedding, features, location_scale, "
-                    "views) were set after "
-                    "fit; fit again"
+                    "pooling, views) were set after fit; fit again"
                 )
             # StandardScaler.transform's arithmetic: statistics cast to the
             # embeddings' dtype (float32), so both pipelines agree exactly

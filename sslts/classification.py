@@ -34,7 +34,7 @@ from sslts.models.heads import (
     TSPulseForClassification,
     TSPulseForLinearClassification,
 )
-from sslts.models.tspulse import pooled_readout_width
+from sslts.models.tspulse import POOLINGS, pooled_readout_width
 from sslts.pretrained import initial_model
 from sslts.streaming import streams_memmaps
 from sslts.training.net import SeededDataLoader
@@ -81,8 +81,8 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
 
     * ``"linear"`` (default): **a linear probe, then fine-tuning.** The
       encoder's read-out is exactly :class:`sslts.TSPulseEmbedder`'s
-      (register tokens, pooled patch tokens, location and log-scale, for
-      each of ``views``; :class:`sslts.models.TSPulseForLinearClassification`),
+      (register tokens, patch tokens pooled by ``pooling``, location and
+      log-scale, for each of ``views``; :class:`sslts.models.TSPulseForLinearClassification`),
       standardised with its training statistics. A
       :class:`~sklearn.linear_model.LogisticRegression` fitted on it (the
       canonical pipeline) initialises a linear layer; then the parts of the
@@ -117,6 +117,9 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
     views : tuple of {"series", "half", "diff"}, default=("series", "half", "diff")
         Views of each series read by the linear head (as
         :class:`sslts.TSPulseEmbedder`'s ``views``); TSLens reads the series.
+    pooling : tuple of {"mean", "max"}, default=("mean", "max")
+        Statistics of the patch tokens in the linear head's read-out (as
+        :class:`sslts.TSPulseEmbedder`'s ``pooling``); not used by TSLens.
     finetune : {"head", "decoder", "embeddings", "all"}, default="decoder"
         What of the encoder trains besides the head: nothing; its mini
         decoder (with TSLens the same as ``"head"``: that head always trains
@@ -194,6 +197,7 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
         **BaseTorchEstimator._parameter_constraints,
         "head": [Options(("linear", "tslens"))],
         "views": [DistinctOptions(VIEWS)],
+        "pooling": [DistinctOptions(POOLINGS)],
         "finetune": [Options(FINETUNE_PARTS)],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "mask_ratio": [Interval(numbers.Real, 0, 1, closed="left")],
@@ -206,6 +210,7 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
         pretrained: Any = "default",
         head: str = "linear",
         views: tuple[str, ...] = VIEWS,
+        pooling: tuple[str, ...] = POOLINGS,
         finetune: str = "decoder",
         max_epochs: int = 10,
         lr: float = 1e-3,
@@ -220,6 +225,7 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
         self.pretrained = pretrained
         self.head = head
         self.views = views
+        self.pooling = pooling
         self.finetune = finetune
         self.max_epochs = max_epochs
         self.lr = lr
@@ -279,12 +285,13 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
     ) -> TSPulseForLinearClassification:
         """The linear-head network, initialised with a logistic regression on its read-out."""
         channels = inputs["x"].shape[2]
-        width = pooled_readout_width(encoder.config) + 2  # and location, log-scale
+        width = pooled_readout_width(encoder.config, self.pooling) + 2  # and location, log-scale
         binary = len(self.classes_) == 2
         module = TSPulseForLinearClassification(
             encoder,
             n_features=channels * len(self.views) * width,
             n_classes=len(self.classes_),
+            pooling=self.pooling,
             mask_ratio=self.mask_ratio,
             finetune=self.finetune,
             # LogisticRegression's objective (C=1), sum of losses + ||W||^2 / 2, per

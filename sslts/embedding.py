@@ -15,7 +15,7 @@ from sslts._validation import Panel
 from sslts.data.views import VIEWS, panel_view
 from sslts.data.windows import LENGTH_POLICIES, context_windows
 from sslts.models import TSPulse
-from sslts.models.tspulse import pooled_readout, pooled_readout_width
+from sslts.models.tspulse import POOLINGS, pooled_readout, pooled_readout_width
 from sslts.pretrained import initial_model
 
 __all__ = ["TSPulseEmbedder"]
@@ -33,10 +33,11 @@ class TSPulseEmbedder(
     are masked.
 
     The default read-out (chosen on the 36 selection sets of
-    ``benchmarks/dev_embedding_readout.py`` and
-    ``benchmarks/dev_embedding_views.py``, never on the reporting sets) takes
-    per channel the register tokens, the patch tokens averaged over the
-    observed patches, and the location and log-scale that the encoder's
+    ``benchmarks/dev_embedding_readout.py``,
+    ``benchmarks/dev_embedding_views.py`` and
+    ``benchmarks/dev_embedding_pooling.py``, never on the reporting sets) takes
+    per channel the register tokens, the average and the maximum of the patch
+    tokens over the observed patches, and the location and log-scale that the encoder's
     instance normalisation removes, for three views of the series: as given,
     at half its sampling rate, and its first differences
     (:mod:`sslts.data.views`).
@@ -58,10 +59,17 @@ class TSPulseEmbedder(
             default="semantic+pooled"
         Which tokens to return per channel: the register tokens (global
         "semantic" embedding, ``n_registers * d_model`` values); the same
-        followed by the time and the FFT patch tokens, each averaged over the
-        observed patches ("semantic+pooled", ``(n_registers + 2) * d_model``);
+        followed by the time and the FFT patch tokens, each pooled over the
+        observed patches by every statistic of ``pooling``
+        ("semantic+pooled", ``(n_registers + 2 * len(pooling)) * d_model``);
         all time and FFT patch tokens ("detail", ``2 * n_patches * d_model``);
         or both (detail then semantic).
+    pooling : tuple of {"mean", "max"}, default=("mean", "max")
+        Statistics of the patch tokens over the observed patches, per token
+        dimension, with ``embedding="semantic+pooled"``
+        (:func:`sslts.models.tspulse.pooled_readout`): the average, and the
+        maximum (a local pattern counts wherever it occurs). ``("mean",)``
+        gives the read-out of releases before the maximum was added.
     location_scale : bool, default=True
         Append, per channel, the location and the log of the scale of the
         series (mean and standard deviation of its observed points, as the
@@ -140,7 +148,7 @@ class TSPulseEmbedder(
     >>> emb = TSPulseEmbedder(pretrained="tspulse-tiny-random")
     >>> Z = emb.fit_transform(X)
     >>> Z.shape
-    (50, 102)
+    (50, 150)
     >>> print(abs(Z.mean(axis=0)).max() < 0.01, Z.std(axis=0).round(3).max())
     True 1.0
     >>> clf = make_pipeline(TSPulseEmbedder(), LogisticRegression()).fit(X, y)
@@ -150,6 +158,7 @@ class TSPulseEmbedder(
         **BaseTorchEstimator._parameter_constraints,
         **StandardizedEmbedderMixin._parameter_constraints,
         "embedding": [Options(("semantic+pooled", "semantic", "detail", "both"))],
+        "pooling": [DistinctOptions(POOLINGS)],
         "location_scale": ["boolean"],
         "length_policy": [Options(LENGTH_POLICIES)],
         "views": [DistinctOptions(VIEWS)],
@@ -159,6 +168,7 @@ class TSPulseEmbedder(
         self,
         pretrained: Any = "default",
         embedding: str = "semantic+pooled",
+        pooling: tuple[str, ...] = POOLINGS,
         location_scale: bool = True,
         length_policy: str = "pad+resample",
         views: tuple[str, ...] = VIEWS,
@@ -173,6 +183,7 @@ class TSPulseEmbedder(
     ) -> None:
         self.pretrained = pretrained
         self.embedding = embedding
+        self.pooling = pooling
         self.location_scale = location_scale
         self.length_policy = length_policy
         self.views = views
@@ -218,7 +229,7 @@ class TSPulseEmbedder(
         """Per-channel embeddings of one view, float32 ``(n_instances, n_channels, width)``."""
         model = self.model_.to(self._device())
         if self.embedding == "semantic+pooled":
-            embed = partial(semantic_pooled_embedding, model)
+            embed = partial(semantic_pooled_embedding, model, pooling=self.pooling)
         else:
             embed = partial(model.embed, kind=self.embedding)
         per_channel = self._infer_windows(
@@ -233,7 +244,7 @@ class TSPulseEmbedder(
     @property
     def _n_features_out(self) -> int:
         width = (
-            pooled_readout_width(self.model_.config)
+            pooled_readout_width(self.model_.config, self.pooling)
             if self.embedding == "semantic+pooled"
             else self.model_.embedding_sizes()[self.embedding]
         )
@@ -242,9 +253,12 @@ class TSPulseEmbedder(
 
 
 def semantic_pooled_embedding(
-    model: TSPulse, x: torch.Tensor, observed: torch.Tensor
+    model: TSPulse,
+    x: torch.Tensor,
+    observed: torch.Tensor,
+    pooling: tuple[str, ...] = ("mean",),
 ) -> torch.Tensor:
-    """Register tokens, then time and FFT patch tokens averaged over observed patches.
+    """Register tokens, then time and FFT patch tokens pooled over observed patches.
 
     Parameters
     ----------
@@ -253,13 +267,15 @@ def semantic_pooled_embedding(
     x, observed : torch.Tensor
         Windows ``(batch, channels, context_length)`` and where they are
         observed.
+    pooling : tuple of {"mean", "max"}, default=("mean",)
+        Statistics of the patch tokens (:func:`sslts.models.tspulse.pooled_readout`).
 
     Returns
     -------
     torch.Tensor
-        ``(batch, channels, (n_registers + 2) * d_model)``.
+        ``(batch, channels, (n_registers + 2 * len(pooling)) * d_model)``.
     """
-    return pooled_readout(model.encode(x, observed), observed, model.config)
+    return pooled_readout(model.encode(x, observed), observed, model.config, pooling)
 
 
 def location_scale(model: TSPulse, panel: Panel) -> np.ndarray:

@@ -100,6 +100,8 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
     embedding : {"semantic+pooled", "semantic", "detail", "both"}, \
             default="semantic+pooled"
         Which tokens form the features.
+    pooling : tuple of {"mean", "max"}, default=("mean", "max")
+        Statistics of the patch tokens over the observed patches.
     location_scale : bool, default=True
         Append each channel's location and log-scale.
     length_policy : {"pad+resample", "pad+windows", "resample"}, \
@@ -138,7 +140,7 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
     >>> X, y = load_gunpoint(split="train")
     >>> features = TSPulseTransformer(pretrained="tspulse-tiny-random").fit_transform(X)
     >>> features.shape
-    (50, 102)
+    (50, 150)
     """
 
     _wrapped_class = TSPulseEmbedder
@@ -166,6 +168,7 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
         self,
         pretrained: Any = "default",
         embedding: str = "semantic+pooled",
+        pooling: tuple[str, ...] = ("mean", "max"),
         location_scale: bool = True,
         length_policy: str = "pad+resample",
         views: tuple[str, ...] = ("series", "half", "diff"),
@@ -180,6 +183,7 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
     ) -> None:
         self.pretrained = pretrained
         self.embedding = embedding
+        self.pooling = pooling
         self.location_scale = location_scale
         self.length_policy = length_policy
         self.views = views
@@ -216,6 +220,8 @@ class TSPulseSktimeClassifier(_SsltsAdapterMixin, BaseClassifier):
         A linear probe on the embedder's read-out, then fine-tuning; or TSLens.
     views : tuple of {"series", "half", "diff"}, default=("series", "half", "diff")
         Views of each series read by the linear head.
+    pooling : tuple of {"mean", "max"}, default=("mean", "max")
+        Statistics of the patch tokens in the linear head's read-out.
     finetune : {"head", "decoder", "embeddings", "all"}, default="decoder"
         What of the encoder trains besides the head.
     max_epochs : int, default=10
@@ -280,6 +286,7 @@ class TSPulseSktimeClassifier(_SsltsAdapterMixin, BaseClassifier):
         pretrained: Any = "default",
         head: str = "linear",
         views: tuple[str, ...] = ("series", "half", "diff"),
+        pooling: tuple[str, ...] = ("mean", "max"),
         finetune: str = "decoder",
         max_epochs: int = 10,
         lr: float = 1e-3,
@@ -294,6 +301,7 @@ class TSPulseSktimeClassifier(_SsltsAdapterMixin, BaseClassifier):
         self.pretrained = pretrained
         self.head = head
         self.views = views
+        self.pooling = pooling
         self.finetune = finetune
         self.max_epochs = max_epochs
         self.lr = lr

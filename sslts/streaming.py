@@ -386,7 +386,7 @@ def stream_transform(
     >>> emb = TSPulseEmbedder(pretrained="tspulse-tiny-random").fit(X)
     >>> Z = stream_transform(emb, X, chunk_size=128)
     >>> Z.shape, np.allclose(Z, emb.transform(X), atol=1e-5)
-    ((300, 102), True)
+    ((300, 150), True)
     """
     _check_estimator(estimator, method)
     chunk_size = _check_chunk_size(chunk_size, estimator)

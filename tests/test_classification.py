@@ -230,7 +230,7 @@ def test_sklearn_callbacks_see_and_stop_epochs():
 
 
 # ------------------------------------------------------- linear probe, then fine-tuning
-def _probe_reference(X, y, views):
+def _probe_reference(X, y, views, pooling):
     """The canonical pipeline's probe on the same read-out, fitted to convergence."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -238,20 +238,24 @@ def _probe_reference(X, y, views):
 
     from sslts import TSPulseEmbedder
 
-    embedder = TSPulseEmbedder(pretrained=TINY, views=views, standardize=False)
+    embedder = TSPulseEmbedder(pretrained=TINY, views=views, pooling=pooling, standardize=False)
     return make_pipeline(embedder, StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, y)
 
 
-@pytest.mark.parametrize("views", [("series",), ("series", "half", "diff")])
-def test_linear_head_starts_at_the_canonical_probe(views):
+@pytest.mark.parametrize(
+    ("views", "pooling"), [(("series",), ("mean",)), (("series", "half", "diff"), ("mean", "max"))]
+)
+def test_linear_head_starts_at_the_canonical_probe(views, pooling):
     # series of the tiny context's length: the embedder's and the head's windows,
     # locations and scales are the same, so an untrained head is the probe itself
     X, y = _two_class(n=24, channels=2)
     X_test, _ = _two_class(n=10, channels=2, seed=1)
-    clf = TSPulseClassifier(**{**FAST, "views": views, "lr": 1e-12, "max_epochs": 1}).fit(X, y)
-    expected = _probe_reference(X, y, views).predict_proba(X_test)
+    params = {**FAST, "views": views, "pooling": pooling, "lr": 1e-12, "max_epochs": 1}
+    clf = TSPulseClassifier(**params).fit(X, y)
+    expected = _probe_reference(X, y, views, pooling).predict_proba(X_test)
     np.testing.assert_allclose(clf.predict_proba(X_test), expected, atol=2e-3)
-    width = (2 + 2) * 8 + 2  # tiny model: 2 registers, d_model 8; location, log-scale
+    # tiny model: 2 registers, d_model 8; each pooling of time and FFT tokens; location, log-scale
+    width = (2 + 2 * len(pooling)) * 8 + 2
     assert clf.model_.classifier.in_features == 2 * len(views) * width
 
 

@@ -15,15 +15,24 @@ from sklearn.preprocessing import StandardScaler
 from sslts import TSPulseEmbedder
 
 
-@pytest.mark.parametrize("views", [("series",), ("series", "half", "diff"), ("diff", "half")])
-def test_output_shapes_per_embedding_and_pooling(panel, views):
+@pytest.mark.parametrize(
+    ("views", "pooling"),
+    [(("series",), ("mean", "max")), (("series", "half", "diff"), ("mean",)), (("diff", "half"), ("max",))],
+)
+def test_output_shapes_per_embedding_and_pooling(panel, views, pooling):
     n, c, _ = panel.shape
-    widths = {"semantic+pooled": 2 * 8 + 2 * 8, "semantic": 2 * 8, "detail": 2 * 8 * 8, "both": 2 * 8 + 2 * 8 * 8}
+    widths = {
+        "semantic+pooled": 2 * 8 + len(pooling) * 2 * 8,
+        "semantic": 2 * 8,
+        "detail": 2 * 8 * 8,
+        "both": 2 * 8 + 2 * 8 * 8,
+    }
     for kind, width in widths.items():
         for location_scale, extra in ((False, 0), (True, 2)):
             params = {
                 "pretrained": TINY,
                 "embedding": kind,
+                "pooling": pooling,
                 "location_scale": location_scale,
                 "views": views,
             }
@@ -36,7 +45,9 @@ def test_output_shapes_per_embedding_and_pooling(panel, views):
             assert Z.shape == (n, per_channel)
 
 
-def test_default_read_out_is_registers_pooled_patches_then_location_and_log_scale(panel):
+def test_default_read_out_is_registers_mean_and_max_pooled_patches_then_location_and_log_scale(
+    panel,
+):
     x = torch.from_numpy(panel[:, :, :64])
     observed = torch.ones_like(x, dtype=torch.bool)
     emb = TSPulseEmbedder(pretrained=TINY, standardize=False).fit(panel[:, :, :64])
@@ -48,9 +59,11 @@ def test_default_read_out_is_registers_pooled_patches_then_location_and_log_scal
     np.testing.assert_allclose(Z[..., :16], registers.numpy(), atol=1e-5)
     np.testing.assert_allclose(Z[..., 16:24], tokens[..., :n, :].mean(-2).numpy(), atol=1e-5)
     np.testing.assert_allclose(Z[..., 24:32], tokens[..., n : 2 * n, :].mean(-2).numpy(), atol=1e-5)
+    np.testing.assert_allclose(Z[..., 32:40], tokens[..., :n, :].amax(-2).numpy(), atol=1e-5)
+    np.testing.assert_allclose(Z[..., 40:48], tokens[..., n : 2 * n, :].amax(-2).numpy(), atol=1e-5)
     series = panel[:, :, :64].astype(np.float64)
-    np.testing.assert_allclose(Z[..., 32], series.mean(-1), atol=1e-5)
-    np.testing.assert_allclose(Z[..., 33], np.log(np.sqrt(series.var(-1) + 1e-5)), atol=1e-4)
+    np.testing.assert_allclose(Z[..., 48], series.mean(-1), atol=1e-5)
+    np.testing.assert_allclose(Z[..., 49], np.log(np.sqrt(series.var(-1) + 1e-5)), atol=1e-4)
 
 
 def test_pooled_patches_ignore_padding():
@@ -65,7 +78,11 @@ def test_pooled_patches_ignore_padding():
     with torch.no_grad():
         tokens = emb.model_.encode(torch.from_numpy(x), torch.from_numpy(observed))
     n = emb.model_.config.n_patches
-    np.testing.assert_allclose(Z[:, 16:24], tokens[:, 0, n - 3 : n, :].mean(-2).numpy(), atol=1e-5)
+    seen = tokens[:, 0, n - 3 : n, :]
+    np.testing.assert_allclose(Z[:, 16:24], seen.mean(-2).numpy(), atol=1e-5)
+    np.testing.assert_allclose(Z[:, 32:40], seen.amax(-2).numpy(), atol=1e-5)
+    # the padded patches' tokens exceed the maximum of the observed ones, but are ignored
+    assert (tokens[:, 0, : n - 3, :].amax(-2) > seen.amax(-2)).any()
 
 
 @pytest.mark.parametrize("standardize", [True, False])
@@ -74,14 +91,14 @@ def test_concat_is_channel_order_of_univariate_embeddings(panel, standardize):
     emb = TSPulseEmbedder(pretrained=TINY, standardize=standardize).fit(panel)
     Z = emb.transform(panel)
     single = TSPulseEmbedder(pretrained=TINY, standardize=standardize).fit(panel[:, 1, :])
-    np.testing.assert_allclose(Z[:, 102:], single.transform(panel[:, 1, :]), atol=1e-5)
+    np.testing.assert_allclose(Z[:, 150:], single.transform(panel[:, 1, :]), atol=1e-5)
 
 
 def test_mean_pooling_is_the_channel_mean_of_raw_embeddings(panel):
     raw = {"pretrained": TINY, "standardize": False}
     Z = TSPulseEmbedder(**raw).fit(panel).transform(panel)
     mean = TSPulseEmbedder(**raw, channel_pooling="mean").fit(panel).transform(panel)
-    np.testing.assert_allclose(mean, (Z[:, :102] + Z[:, 102:]) / 2, atol=1e-6)
+    np.testing.assert_allclose(mean, (Z[:, :150] + Z[:, 150:]) / 2, atol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -114,11 +131,11 @@ def test_standardize_false_returns_the_raw_embedding_and_the_map_is_affine(panel
     assert raw_emb.mean_ is None and raw_emb.scale_ is None
     raw = raw_emb.transform(panel)
     # raw token embeddings of the tiny random encoder are tiny: the reason for the default
-    assert raw.reshape(len(panel), 2, 102)[..., :16].std(axis=0).max() < 0.1
+    assert raw.reshape(len(panel), 2, 150)[..., :16].std(axis=0).max() < 0.1
     emb = TSPulseEmbedder(pretrained=TINY).fit(panel)
     np.testing.assert_allclose(emb.mean_, raw.astype(np.float64).mean(axis=0), rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(emb.scale_, raw.astype(np.float64).std(axis=0), rtol=1e-4)
-    assert emb.mean_.shape == emb.scale_.shape == (204,)
+    assert emb.mean_.shape == emb.scale_.shape == (300,)
     query = panel[:5, :, :60]  # other series, other length: the same map
     np.testing.assert_allclose(
         emb.transform(query),
@@ -170,10 +187,10 @@ def test_constant_features_are_centred_not_divided_by_zero(panel):
 
 def test_parameters_changing_the_width_after_fit_raise_a_clear_error(panel):
     emb = TSPulseEmbedder(pretrained=TINY).fit(panel)
-    with pytest.raises(ValueError, match="produced 102 features, but was fitted with 204.*fit again"):
+    with pytest.raises(ValueError, match="produced 150 features, but was fitted with 300.*fit again"):
         emb.set_params(channel_pooling="mean").transform(panel)
     emb = TSPulseEmbedder(pretrained=TINY).fit(panel)
-    with pytest.raises(ValueError, match="produced 68 features.*views.*fit again"):
+    with pytest.raises(ValueError, match="produced 100 features.*views.*fit again"):
         emb.set_params(views=("series",)).transform(panel)
 
 
@@ -218,7 +235,7 @@ def test_long_series_are_windowed_and_averaged_with_pad_windows():
     doubled = np.concatenate([half, half], axis=1)
     one_view = {"pretrained": TINY, "views": ("series",)}  # the policy, not the views
     emb = TSPulseEmbedder(**one_view, length_policy="pad+windows").fit(half)
-    np.testing.assert_allclose(emb.transform(doubled), emb.transform(half), atol=1e-6)
+    np.testing.assert_allclose(emb.transform(doubled), emb.transform(half), atol=1e-5)
 
 
 @pytest.mark.parametrize("policy", ["pad+resample", "resample"])
@@ -238,7 +255,7 @@ def test_short_and_ragged_series(panel):
     emb = TSPulseEmbedder(pretrained=TINY).fit(panel[:, 0, :])
     ragged = [panel[0, 0, :30], panel[1, 0, :], panel[2, 0, :50]]
     Z = emb.transform(ragged)
-    assert Z.shape == (3, 102) and np.isfinite(Z).all()
+    assert Z.shape == (3, 150) and np.isfinite(Z).all()
     # a ragged member embeds exactly as when given alone (up to float32 rounding of
     # the batch, which standardization scales up with the tiny encoder's 1/std)
     np.testing.assert_allclose(Z[0], emb.transform(panel[:1, 0, :30])[0], rtol=1e-5, atol=1e-5)
@@ -327,7 +344,7 @@ def test_set_output_pandas(panel):
     emb = TSPulseEmbedder(pretrained=TINY).set_output(transform="pandas").fit(panel)
     df = emb.transform(panel)
     assert isinstance(df, pd.DataFrame)
-    assert df.shape == (len(panel), 204)
+    assert df.shape == (len(panel), 300)
     assert list(df.columns[:2]) == ["tspulseembedder0", "tspulseembedder1"]
     assert list(emb.get_feature_names_out()) == list(df.columns)
     # fit_transform (the embedder's own, which embeds once) is wrapped too
@@ -341,7 +358,7 @@ def test_checkpoint_path_is_accepted(tmp_path, panel, tiny_model):
     path = save_checkpoint(tiny_model, tmp_path / "mine")
     emb = TSPulseEmbedder(pretrained=str(path)).fit(panel)
     assert emb.card_["model"] == "tspulse"
-    assert emb.transform(panel).shape == (len(panel), 204)
+    assert emb.transform(panel).shape == (len(panel), 300)
 
 
 def test_default_loads_the_shipped_synthetic_checkpoint_offline(panel):
@@ -351,7 +368,7 @@ def test_default_loads_the_shipped_synthetic_checkpoint_offline(panel):
     assert training["data"]["source"] == "mixed" and training["finished"] is True
     assert training["samples_seen"] >= 100_000
     assert emb.model_.config.context_length == 512
-    assert emb.transform(panel).shape == (len(panel), 2 * 3 * (240 + 48 + 2))
+    assert emb.transform(panel).shape == (len(panel), 2 * 3 * (240 + 2 * 48 + 2))
 
 
 @pytest.mark.slow
@@ -361,15 +378,17 @@ def test_canonical_pipeline_with_shipped_weights_on_gunpoint(gunpoint):
     def accuracy(**params):
         pipe = Pipeline([("emb", TSPulseEmbedder(**params)), ("clf", LogisticRegression())])
         with warnings.catch_warnings():
-            warnings.simplefilter("error", ConvergenceWarning)
+            # standardised embeddings converge; raw ones need not (they are the control)
+            action = "error" if params.get("standardize", True) else "ignore"
+            warnings.simplefilter(action, ConvergenceWarning)
             pipe.fit(X_train, y_train)
         return pipe.score(X_test, y_test)
 
-    canonical = accuracy()  # 0.960 with tspulse-synth (three views)
+    canonical = accuracy()  # 0.973 with tspulse-synth (three views, mean and max pooling)
     assert canonical >= 0.95
-    assert canonical > accuracy(pretrained=None, random_state=0) + 0.03  # 0.893
-    assert canonical > accuracy(standardize=False)  # 0.940: raw embeddings, unscaled
-    # the series view alone: 0.987 standardised, 0.807 raw
+    assert canonical > accuracy(pretrained=None, random_state=0) + 0.03  # 0.880
+    assert canonical > accuracy(standardize=False)  # 0.960: raw embeddings, unscaled
+    # the series view alone: 0.973 standardised, 0.840 raw
     assert accuracy(views=("series",)) > accuracy(views=("series",), standardize=False) + 0.1
 
 
@@ -385,3 +404,26 @@ def test_finetuning_snapshots_standardize_like_the_fitted_estimator(panel):
     np.testing.assert_allclose(
         snapshot.transform(panel), emb.transform(panel), rtol=1e-5, atol=1e-5
     )
+
+
+def test_pooled_readout_of_a_channel_with_nothing_observed_is_zero():
+    from sslts.models.tspulse import TSPulseConfig, pooled_readout, pooled_readout_width
+
+    cfg = TSPulseConfig(context_length=64, d_model=8, n_layers=1, n_registers=2)
+    tokens = torch.randn(3, 2, 2 * cfg.n_patches + cfg.n_registers, cfg.d_model)
+    observed = torch.ones(3, 2, 64, dtype=torch.bool)
+    observed[:, 1] = False
+    out = pooled_readout(tokens, observed, cfg, ("mean", "max"))
+    assert out.shape == (3, 2, pooled_readout_width(cfg, ("mean", "max"))) == (3, 2, 6 * 8)
+    assert torch.isfinite(out).all()
+    assert (out[:, 1, 16:] == 0).all() and (out[:, 0, 32:40] == tokens[:, 0, :8].amax(-2)).all()
+    with pytest.raises(ValueError, match="pooling"):
+        pooled_readout(tokens, observed, cfg, ("median",))
+
+
+@pytest.mark.parametrize("pooling", [(), ("mean", "mean"), ("median",), "max"])
+def test_embedder_rejects_bad_pooling(panel, pooling):
+    from sslts._params import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="pooling"):
+        TSPulseEmbedder(pretrained=TINY, pooling=pooling).fit(panel)

@@ -203,11 +203,12 @@ def test_default_encoder_is_frozen_tspulse_and_statistics_fitted_on_the_training
     assert isinstance(statistics, WindowStatistics)
     assert tspulse.get_params()["pretrained"] == TINY_CHECKPOINT
     assert tspulse.channel_pooling == "mean" and tspulse.max_epochs == 0  # frozen
-    assert tspulse.views == ("series",)  # the embedding the default was chosen with
+    # the embedding the default was chosen with
+    assert tspulse.views == ("series",) and tspulse.pooling == ("mean",)
     # fitted (standardisation statistics) on the 120 training windows only: the
     # validation windows and the labels never reach the encoder
     reference = TSPulseEmbedder(
-        pretrained=TINY_CHECKPOINT, views=("series",), channel_pooling="mean"
+        pretrained=TINY_CHECKPOINT, views=("series",), pooling=("mean",), channel_pooling="mean"
     )
     reference.fit(X_fit[:120])
     embedding = reference.transform(X_test)
@@ -226,7 +227,8 @@ def test_default_encoder_uses_the_shipped_checkpoint(monkeypatch, precursor_spli
     model = AnomalyPredictor(classifier="logistic", random_state=0)
     model.fit(X_fit[-80:], y_fit[-80:])
     tspulse = model.encoder_.transformer_list[0][1]
-    shipped = TSPulseEmbedder(views=("series",), channel_pooling="mean").fit(X_fit[-80:-20])
+    one_view = {"views": ("series",), "pooling": ("mean",), "channel_pooling": "mean"}
+    shipped = TSPulseEmbedder(**one_view).fit(X_fit[-80:-20])
     assert DEFAULT_CHECKPOINT == "tspulse-synth" and tspulse.card_ == shipped.card_
     n_embedding = shipped.transform(X_test[:2]).shape[1]
     assert model.encoder_.transform(X_test[:2]).shape == (2, n_embedding + 5 * 2)

@@ -85,7 +85,8 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
     ``"embedding"`` compares with the fit series instead: windows of
     ``window`` points are embedded by the encoder (per channel, the register
     tokens and the time and FFT patch tokens averaged over the window's
-    observed patches, as :class:`~sslts.TSPulseEmbedder`'s default read-out).
+    observed patches, as :class:`~sslts.TSPulseEmbedder`'s read-out with
+    ``pooling=("mean",)``).
     The model normalises each window before embedding it, so the window's
     location (mean of its observed points) and log-scale (log of their
     standard deviation) are appended: a level shift or an amplitude change

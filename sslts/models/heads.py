@@ -30,7 +30,7 @@ from torch import nn
 from sslts.models._random import active_generator, init_from_active_generator
 from sslts.models.layers import FastDropout, GatedAttention, MixerStack, mix_token_major
 from sslts.models.masking import mixed_mask
-from sslts.models.tspulse import TSPulse, pooled_readout
+from sslts.models.tspulse import POOLINGS, TSPulse, pooled_readout
 
 __all__ = [
     "ChannelMixer",
@@ -293,8 +293,9 @@ class TSPulseForLinearClassification(_EncoderWithHead):
     ``forward(x, observed)`` takes ``(batch, views, channels, context_length)``
     windows (one per view of each series, :mod:`sslts.data.views`) and returns
     logits. Per channel and view, the features are the decoder's register
-    tokens, its time and FFT patch tokens averaged over the observed patches
-    (:func:`sslts.models.tspulse.pooled_readout`) and the window's location and
+    tokens, its time and FFT patch tokens pooled over the observed patches by
+    each statistic of ``pooling`` (:func:`sslts.models.tspulse.pooled_readout`)
+    and the window's location and
     log-scale; channels are concatenated in order, each holding its views in
     order (the layout of ``TSPulseEmbedder``'s output). The features are
     standardised with fixed statistics (:meth:`set_probe`) before the linear
@@ -306,10 +307,12 @@ class TSPulseForLinearClassification(_EncoderWithHead):
     encoder : TSPulse
         Pretrained model; its reconstruction heads are not used.
     n_features : int
-        Width of the read-out (``n_channels * n_views * ((n_registers + 2)
-        * d_model + 2)``).
+        Width of the read-out (``n_channels * n_views * ((n_registers + 2 *
+        len(pooling)) * d_model + 2)``).
     n_classes : int
         Output logits.
+    pooling : tuple of {"mean", "max"}, default=("mean", "max")
+        Statistics of the patch tokens over the observed patches.
     mask_ratio : float, default=0.0
         Fraction of patches hidden in training mode (augmentation); 0 disables it.
     finetune : {"head", "decoder", "embeddings", "all"}, default="decoder"
@@ -324,7 +327,7 @@ class TSPulseForLinearClassification(_EncoderWithHead):
     >>> import torch
     >>> from sslts.models import TSPulse, TSPulseConfig
     >>> cfg = TSPulseConfig(context_length=64, d_model=8, n_layers=1, n_registers=2)
-    >>> width = (cfg.n_registers + 2) * cfg.d_model + 2
+    >>> width = (cfg.n_registers + 4) * cfg.d_model + 2  # mean and max pooling
     >>> head = TSPulseForLinearClassification(TSPulse(cfg), 3 * 2 * width, n_classes=4)
     >>> head(torch.randn(5, 2, 3, 64)).shape  # 5 series, 2 views, 3 channels
     torch.Size([5, 4])
@@ -335,12 +338,14 @@ class TSPulseForLinearClassification(_EncoderWithHead):
         encoder: TSPulse,
         n_features: int,
         n_classes: int,
+        pooling: tuple[str, ...] = POOLINGS,
         mask_ratio: float = 0.0,
         finetune: str = "decoder",
         l2: float = 0.0,
     ) -> None:
         super().__init__()
         self.encoder = encoder
+        self.pooling = tuple(pooling)
         self.mask_ratio = mask_ratio
         self.l2 = l2
         self.register_buffer("mean", torch.zeros(n_features))
@@ -399,7 +404,7 @@ class TSPulseForLinearClassification(_EncoderWithHead):
             decoded = enc.decoder(enc.backbone(tokens))
         else:  # inference: the encoder's own evaluation path, as TSPulseEmbedder's
             decoded = mix_token_major(tokens, [enc.backbone, enc.decoder])
-        readout = pooled_readout(decoded, observed, cfg)
+        readout = pooled_readout(decoded, observed, cfg, self.pooling)
         loc, scale = enc.revin.statistics(x, observed)
         per_view = torch.cat([readout, loc, scale.log()], dim=-1)
         # (batch, views, channels, width) -> per channel, its views in order

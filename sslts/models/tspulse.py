@@ -32,8 +32,8 @@ from sslts.models._random import active_generator, init_from_active_generator
 from sslts.models.layers import MixerStack, RevIN, mix_token_major
 from sslts.models.masking import mixed_mask
 
-__all__ = ["TSPulseConfig", "TSPulse", "TSPulseOutput", "FFTFeatures", "pooled_readout",
-           "pooled_readout_width"]
+__all__ = ["TSPulseConfig", "TSPulse", "TSPulseOutput", "FFTFeatures", "POOLINGS",
+           "pooled_readout", "pooled_readout_width"]
 
 
 @dataclass(frozen=True)
@@ -205,10 +205,17 @@ def spectrum_log_amplitude(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     return torch.log(spec.abs() + eps)
 
 
+#: Statistics over the observed patches that :func:`pooled_readout` can take.
+POOLINGS = ("mean", "max")
+
+
 def pooled_readout(
-    tokens: torch.Tensor, observed: torch.Tensor, config: TSPulseConfig
+    tokens: torch.Tensor,
+    observed: torch.Tensor,
+    config: TSPulseConfig,
+    pooling: tuple[str, ...] = ("mean",),
 ) -> torch.Tensor:
-    """Register tokens, then time and FFT patch tokens averaged over observed patches.
+    """Register tokens, then time and FFT patch tokens pooled over observed patches.
 
     The read-out of :class:`sslts.TSPulseEmbedder` (``embedding="semantic+pooled"``)
     and of the linear head of :class:`sslts.TSPulseClassifier`.
@@ -223,39 +230,50 @@ def pooled_readout(
         missing or padded; a patch counts as observed when any of its points is.
     config : TSPulseConfig
         The encoder's configuration.
+    pooling : tuple of {"mean", "max"}, default=("mean",)
+        Statistics of the time and of the FFT patch tokens, each over the
+        observed patches and per token dimension, appended in this order: the
+        average, and the maximum (where in the series a pattern occurs does not
+        matter to it, as in ROCKET's max pooling). A channel with no observed
+        patch pools to zeros.
 
     Returns
     -------
     torch.Tensor
-        ``(batch, channels, (n_registers + 2) * d_model)``.
+        ``(batch, channels, (n_registers + 2 * len(pooling)) * d_model)``.
     """
     n = config.n_patches
-    seen = (
-        observed.unflatten(-1, (n, config.patch_length))
-        .any(-1)
-        .to(tokens.dtype)[..., None]
-    )
-    weight = seen / seen.sum(-2, keepdim=True).clamp_min(1.0)
-    pooled = [
-        (tokens[..., part, :] * weight).sum(-2)
-        for part in (slice(0, n), slice(n, 2 * n))
-    ]
+    seen = observed.unflatten(-1, (n, config.patch_length)).any(-1)[..., None]
+    weight = seen.to(tokens.dtype) / seen.sum(-2, keepdim=True).clamp_min(1)
+    parts = [tokens[..., part, :] for part in (slice(0, n), slice(n, 2 * n))]
+    pooled = []
+    for how in pooling:
+        for part in parts:
+            if how == "mean":
+                pooled.append((part * weight).sum(-2))
+            elif how == "max":
+                peak = part.masked_fill(~seen, -torch.inf).amax(-2)
+                pooled.append(torch.where(seen.any(-2), peak, 0.0))
+            else:
+                raise ValueError(f"pooling must hold names from {POOLINGS}, got {how!r}")
     return torch.cat([tokens[..., 2 * n :, :].flatten(-2), *pooled], dim=-1)
 
 
-def pooled_readout_width(config: TSPulseConfig) -> int:
-    """Width of :func:`pooled_readout` per channel: ``(n_registers + 2) * d_model``.
+def pooled_readout_width(config: TSPulseConfig, pooling: tuple[str, ...] = ("mean",)) -> int:
+    """Width of :func:`pooled_readout` per channel: ``(n_registers + 2 * len(pooling)) * d_model``.
 
     Parameters
     ----------
     config : TSPulseConfig
         The encoder's configuration.
+    pooling : tuple of {"mean", "max"}, default=("mean",)
+        The statistics of the patch tokens (:func:`pooled_readout`).
 
     Returns
     -------
     int
     """
-    return (config.n_registers + 2) * config.d_model
+    return (config.n_registers + 2 * len(pooling)) * config.d_model
 
 
 @init_from_active_generator
