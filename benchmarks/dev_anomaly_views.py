@@ -8,28 +8,36 @@ distance to the nearest fit window. The classification read-out gained from more
 embedded and their features concatenated, patched into
 ``TSPulseAnomalyDetector._embed``, and run on the univariate selection half of the
 anomaly development suite (``_anomaly_suite.py``) with the suite's protocol. The
-baseline (``series``) runs in the same process.
+baseline (``series``) runs in the same process. A variant ending in ``:max`` also
+appends the maximum of the patch tokens to their average in the read-out
+(``pooling=("mean", "max")``, adopted by ``TSPulseEmbedder`` from
+``dev_embedding_pooling.py``).
 
 Writes ``<out>.csv`` (the suite's columns, ``method`` = ``TSPulse-default/<variant>``).
 
 Run::
 
     python benchmarks/dev_anomaly_views.py --variants series series+diff series+half+diff
+    python benchmarks/dev_anomaly_views.py --variants series series:max --out anomaly_suite_dev_pooling
 """
 
 from __future__ import annotations
 
 import numpy as np
 from _anomaly_suite import suite_items
+from functools import partial
+
 from _common import make_parser, write_csv
 from bench_anomaly_suite import score_item
 
 from sslts._validation import Panel
+from sslts.anomaly import _tspulse
 from sslts.anomaly._tspulse import TSPulseAnomalyDetector
 from sslts.data.views import panel_view
 from sslts.data.windows import SlidingWindows
 
 _ORIGINAL = TSPulseAnomalyDetector._embed
+_READOUT = _tspulse.semantic_pooled_embedding
 
 
 def with_views(views: tuple[str, ...]):
@@ -65,13 +73,17 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for variant in args.variants:
-        TSPulseAnomalyDetector._embed = with_views(tuple(variant.split("+")))
+        views, _, pooling = variant.partition(":")
+        TSPulseAnomalyDetector._embed = with_views(tuple(views.split("+")))
+        if pooling:
+            _tspulse.semantic_pooled_embedding = partial(_READOUT, pooling=("mean", pooling))
         try:
             for item in suite_items(["uni"], ["selection"]):
                 for row in score_item(item, ["TSPulse-default"], args.seed, args.threads):
                     rows.append({**row, "method": f"TSPulse-default/{variant}"})
         finally:
             TSPulseAnomalyDetector._embed = _ORIGINAL
+            _tspulse.semantic_pooled_embedding = _READOUT
         scores = [float(r["VUS-PR"]) for r in rows if r["method"].endswith(f"/{variant}")]
         print(f"{variant}: {len(scores)} series, mean VUS-PR {np.mean(scores):.3f}", flush=True)
         write_csv(args.out.with_suffix(".csv"), rows)

@@ -8,8 +8,9 @@ embedding gain when, per view and channel, the **maximum** over observed patches
 time and FFT patch tokens are appended, or when the registers are dropped?
 
 Run on the 36 selection sets (``--archive UCR_extra``) only; the 34 reporting sets are
-not read. One accuracy column per read-out; ``--pretrained`` picks the checkpoint
-(written to ``<out>_<checkpoint>.csv`` when not the default).
+not read. One accuracy column per read-out; ``--pretrained`` picks the checkpoint, a
+name or a path (written to ``<out>_<checkpoint name or file stem>.csv`` when not the
+default).
 
 Run::
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import time
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -122,7 +124,7 @@ def main() -> None:
     parser.add_argument("--pretrained", default="default")
     args = parser.parse_args()
     limit_threads(args.threads)
-    suffix = "" if args.pretrained == "default" else f"_{args.pretrained}"
+    suffix = "" if args.pretrained == "default" else f"_{Path(args.pretrained).stem}"
     out = args.out.with_name(args.out.name + suffix).with_suffix(".csv")
     rows = read_csv(out) if out.exists() else []
     done = {r["dataset"] for r in rows}
