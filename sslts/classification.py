@@ -37,6 +37,7 @@ from sslts.models.heads import (
 from sslts.models.tspulse import POOLINGS, pooled_readout_width
 from sslts.pretrained import initial_model
 from sslts.streaming import streams_memmaps
+from sslts.training.callbacks import KeepLowestTrainingObjective
 from sslts.training.net import SeededDataLoader
 
 __all__ = ["TSPulseClassifier"]
@@ -145,7 +146,10 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
         and for restoring the best epoch. None, or data too small to give
         every class two series and a validation member, trains for
         ``max_epochs`` without validation (the default: a fixed schedule, as
-        validation splits of a few series choose epochs by chance).
+        validation splits of a few series choose epochs by chance). Without
+        validation the linear head keeps the weights, the probe's included,
+        at which its penalised training objective was lowest (a diverging
+        step cannot leave it worse than the probe on its own objective).
     patience : int, default=10
         Epochs without a lower validation loss before stopping.
     device : str, default="auto"
@@ -170,10 +174,14 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
         Model card of the loaded checkpoint (empty for random initialisation).
     history_ : list of dict
         Per epoch: ``train_loss`` and, with validation, ``valid_loss`` and
-        ``valid_acc`` (window-level).
+        ``valid_acc`` (window-level); the linear head without validation also
+        records ``train_objective`` (penalised loss on the training windows,
+        evaluation mode, after the epoch).
     best_epoch_ : int
-        Epoch (1-based) whose weights were kept: the lowest validation loss,
-        or the last epoch without validation.
+        Epoch (1-based) whose weights were kept: the lowest validation loss;
+        without validation the lowest training objective for the linear head
+        (0: the probe itself, before fine-tuning) and the last epoch for
+        TSLens.
 
     Notes
     -----
@@ -274,10 +282,13 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
                 mask_ratio=self.mask_ratio,
                 finetune=self.finetune,
             )
-        net = self._net(module, panel, y_enc, valid_rows, context)
+        net = self._net(module, panel, y_enc, valid_rows, context, train)
         net.fit(*train)
         self.history_ = epoch_history(net)
-        self.best_epoch_ = self._best_epoch(self.history_)
+        keeper = dict(net.callbacks_).get("keep_lowest_objective")
+        self.best_epoch_ = (
+            self._best_epoch(self.history_) if keeper is None else keeper.best_epoch_
+        )
         self.model_ = net.module_.eval()
 
     def _linear_probe(
@@ -350,6 +361,7 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
         y: np.ndarray,
         valid_rows: np.ndarray | None,
         context: int,
+        train: tuple[dict[str, np.ndarray], np.ndarray],
     ) -> NeuralNetClassifier:
         callbacks: list[tuple[str, Any]] = [
             (
@@ -369,6 +381,8 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
                     EarlyStopping(monitor="valid_loss", patience=self.patience, load_best=True),
                 )
             )
+        elif self.head == "linear":
+            callbacks.append(("keep_lowest_objective", KeepLowestTrainingObjective(Dataset(*train))))
         if self.verbose:
             callbacks.append(("progress", ProgressBar()))
         callbacks += self._epoch_callbacks()

@@ -295,7 +295,9 @@ def test_linear_head_penalty_makes_the_probe_a_stationary_point(n_classes):
 def test_linear_head_trains_only_the_named_encoder_parts(finetune, trainable):
     X, y = _two_class(n=24)
     before, _ = initial_model(TINY)
-    clf = TSPulseClassifier(**{**FAST, "finetune": finetune, "lr": 1e-2}).fit(X, y)
+    # (at lr 1e-2 the objective rises and the probe is kept: nothing would change)
+    clf = TSPulseClassifier(**{**FAST, "finetune": finetune, "lr": 1e-3}).fit(X, y)
+    assert clf.best_epoch_ == (0 if finetune == "head" else 2)
     # the reconstruction heads are never used, so never change
     assert _changed_parts(before, clf.model_.encoder) == trainable
     assert clf.model_.classifier.weight.requires_grad
@@ -304,7 +306,7 @@ def test_linear_head_trains_only_the_named_encoder_parts(finetune, trainable):
 def test_linear_head_learns_and_handles_long_ragged_and_missing_series():
     X, y = _two_class(n=48)
     X_test, y_test = _two_class(n=40, seed=1)
-    clf = TSPulseClassifier(**{**FAST, "lr": 1e-2}).fit(X, y)
+    clf = TSPulseClassifier(**FAST).fit(X, y)
     assert clf.score(X_test, y_test) >= 0.8
     assert len(clf.history_) == 2 and clf.best_epoch_ == 2
     X_nan = X_test.copy()
@@ -312,3 +314,34 @@ def test_linear_head_learns_and_handles_long_ragged_and_missing_series():
     ragged = [X_nan[0, :, :30], np.concatenate([X_test[1]] * 3, axis=1)]
     proba = clf.predict_proba(ragged)
     assert proba.shape == (2, 2) and np.isfinite(proba).all()
+
+
+def test_linear_head_keeps_the_probe_when_fine_tuning_diverges():
+    X, y = _two_class(n=24)
+    X_test, _ = _two_class(n=10, seed=1)
+    probe = TSPulseClassifier(**{**FAST, "lr": 1e-12}).fit(X, y)
+    # a learning rate far too large: the objective ends above the probe's
+    wild = TSPulseClassifier(**{**FAST, "lr": 50.0, "max_epochs": 3}).fit(X, y)
+    objectives = [row["train_objective"] for row in wild.history_]
+    keeper = wild.best_epoch_
+    assert len(objectives) == 3 and keeper == 0
+    assert min(objectives) > probe.history_[0]["train_objective"] - 1e-6
+    np.testing.assert_allclose(wild.predict_proba(X_test), probe.predict_proba(X_test), atol=1e-5)
+
+
+def test_linear_head_keeps_the_epoch_with_the_lowest_training_objective():
+    X, y = _two_class(n=24)
+    clf = TSPulseClassifier(**{**FAST, "max_epochs": 3}).fit(X, y)
+    objectives = [row["train_objective"] for row in clf.history_]
+    model = clf.model_
+    inputs, owner = clf._windows(clf._check_X(X, reset=False), 64)
+    y_enc = torch.as_tensor(np.searchsorted(clf.classes_, y)[owner])
+    with torch.no_grad():
+        logits = model(*(torch.from_numpy(inputs[k]) for k in ("x", "observed")))
+        kept = (torch.nn.functional.cross_entropy(logits, y_enc) + model.penalty()).item()
+    # here training lowers the objective every epoch: the last epoch is kept
+    assert clf.best_epoch_ == int(np.argmin(objectives)) + 1 == 3
+    assert kept == pytest.approx(min(objectives), rel=1e-5)
+    # validating: early stopping on the validation loss decides, no training objective
+    validated = TSPulseClassifier(**{**FAST, "validation_fraction": 0.25}).fit(X, y)
+    assert "train_objective" not in validated.history_[0]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from typing import Any
 
+import torch
 from skorch.callbacks import Callback
+from torch.utils.data import DataLoader
 
-__all__ = ["SklearnCallbackBridge", "StepProgress", "WarmupCosineLR"]
+__all__ = ["KeepLowestTrainingObjective", "SklearnCallbackBridge", "StepProgress", "WarmupCosineLR"]
 
 
 class SklearnCallbackBridge(Callback):
@@ -58,6 +61,79 @@ class SklearnCallbackBridge(Callback):
         if stop:
             # skorch ends training cleanly on KeyboardInterrupt (as EarlyStopping does).
             raise KeyboardInterrupt
+
+
+class KeepLowestTrainingObjective(Callback):
+    """Keep the weights at which the training objective was lowest, the start included.
+
+    Before the first epoch and after each one, the net's training objective
+    (its loss with ``training=True``, so a penalty the net adds counts) is
+    computed on ``dataset`` with the module in evaluation mode, and recorded
+    in the history as ``train_objective`` (the starting value as
+    ``initial_train_objective_``). At the end of training the module gets back
+    the weights of the lowest value. Fine-tuning that starts at an optimum (a
+    fitted linear probe) thus never ends worse on its own objective than it
+    started, even when a step diverges (features with a tiny training spread
+    are amplified by their standardisation).
+
+    Parameters
+    ----------
+    dataset : skorch.dataset.Dataset
+        The training data.
+
+    Attributes
+    ----------
+    best_epoch_ : int
+        Epoch whose weights are kept (0: the starting weights).
+    initial_train_objective_ : float
+        The objective before training.
+    """
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+
+    def objective(self, net: Any) -> float:
+        """Mean training objective of ``net`` on ``dataset``, evaluation mode, no gradients.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            A net being trained.
+        """
+        training = net.module_.training
+        net.module_.eval()
+        total, count = 0.0, 0
+        # a loader of its own generator: the fit's random stream (shuffling,
+        # dropout) stays exactly what it is without this callback
+        batches = DataLoader(
+            self.dataset, batch_size=net.batch_size, generator=torch.Generator().manual_seed(0)
+        )
+        with torch.no_grad():
+            for X, y in batches:
+                y = y.to(net.device)
+                loss = net.get_loss(net.infer(X), y, X=X, training=True)
+                total += float(loss) * len(y)
+                count += len(y)
+        net.module_.train(training)
+        return total / max(count, 1)
+
+    def _keep(self, net: Any, value: float, epoch: int) -> None:
+        if value < self.best_:
+            self.best_, self.best_epoch_ = value, epoch
+            self.state_ = copy.deepcopy(net.module_.state_dict())
+
+    def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
+        self.best_, self.best_epoch_ = math.inf, 0
+        self.initial_train_objective_ = self.objective(net)
+        self._keep(net, self.initial_train_objective_, 0)
+
+    def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
+        value = self.objective(net)
+        net.history.record("train_objective", value)
+        self._keep(net, value, len(net.history))
+
+    def on_train_end(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
+        net.module_.load_state_dict(self.state_)
 
 
 class WarmupCosineLR(Callback):
