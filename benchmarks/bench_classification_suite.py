@@ -12,8 +12,9 @@ split and scored on the test split:
     ``TSPulseEmbedder(standardize=False)`` -> ``StandardScaler()`` ->
     ``LogisticRegression()``;
 ``tspulse_classifier``
-    ``TSPulseClassifier()`` with its defaults (fine-tuned TSLens head; the slowest
-    method by far on a CPU: leave it out with ``--methods``);
+    ``TSPulseClassifier()`` with its defaults (the canonical pipeline's linear probe,
+    then fine-tuning; the slowest method by far on a CPU: leave it out with
+    ``--methods``);
 ``minirocket``
     sktime's MiniRocket -> ``RidgeClassifierCV`` (``_common.minirocket_accuracy``);
 ``multirocket_hydra``, ``quant``

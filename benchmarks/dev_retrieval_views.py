@@ -7,7 +7,9 @@ were chosen: leave-one-out on the *training* splits of the 30 UCR sets (each tra
 series queries the others; 1-NN label agreement and precision@5), never on the test
 splits that ``bench_retrieval.py`` reports. The last variant adds the maximum of the
 patch tokens to their average (``pooling=("mean", "max")``, chosen for the linear probe
-by ``dev_embedding_pooling.py``).
+by ``dev_embedding_pooling.py``). ``--pretrained`` compares another checkpoint with the
+shipped default in the same run (columns prefixed by the checkpoint's name or file stem,
+written to ``<out>_<name>.csv``).
 
 Run::
 
@@ -15,6 +17,8 @@ Run::
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 from _common import limit_threads, make_parser, write_csv
@@ -33,14 +37,25 @@ VARIANTS = {
 
 def main() -> None:
     parser = make_parser(__doc__, out="dev_retrieval_views", threads=1)
+    parser.add_argument("--pretrained", default=None)
     args = parser.parse_args()
     limit_threads(args.threads)
+    variants = VARIANTS
+    out = args.out.with_suffix(".csv")
+    if args.pretrained is not None:
+        name = Path(args.pretrained).stem
+        variants = {
+            **{f"default/{k}": v for k, v in VARIANTS.items() if k != "series"},
+            **{f"{name}/{k}": {**v, "pretrained": args.pretrained}
+               for k, v in VARIANTS.items() if k != "series"},
+        }
+        out = args.out.with_name(f"{args.out.name}_{name}.csv")
     rows = []
     for archive, name in list_classification("UCR"):
         data = load_classification(name, archive)
         y = np.asarray(data.y_train)
         row = {"dataset": name}
-        for variant, params in VARIANTS.items():
+        for variant, params in variants.items():
             retriever = TSPulseRetriever(
                 embedder=TSPulseEmbedder(**params, random_state=0), n_neighbors=5
             ).fit(data.X_train)
@@ -50,7 +65,7 @@ def main() -> None:
             row[f"{variant}:p@5"] = round(float(same.mean()), 4)
         rows.append(row)
         print(row, flush=True)
-        write_csv(args.out.with_suffix(".csv"), rows)
+        write_csv(out, rows)
     for key in rows[0]:
         if key != "dataset":
             print(f"{key:28s} {np.mean([r[key] for r in rows]):.4f}")
