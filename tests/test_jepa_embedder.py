@@ -132,7 +132,11 @@ def test_missing_values_short_and_ragged_series(long_panel):
     ragged = [long_panel[0, 0, :10], long_panel[1, 0, :], long_panel[2, 0, :30]]
     Z = emb.transform(ragged)
     assert Z.shape == (3, 8) and np.isfinite(Z).all()
-    np.testing.assert_allclose(Z[0], emb.transform(long_panel[:1, 0, :10])[0], atol=1e-6)
+    # the same series alone, in a batch of one: equal up to float32 rounding, which
+    # depends on the batch's make-up (and on the CPU: about 2e-6 relative on AVX-512)
+    np.testing.assert_allclose(
+        Z[0], emb.transform(long_panel[:1, 0, :10])[0], rtol=1e-5, atol=1e-6
+    )
 
 
 def test_unfitted_and_channel_mismatch(long_panel):
