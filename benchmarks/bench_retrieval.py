@@ -7,12 +7,14 @@ its label, averaged over the queries (precision@1 is 1-NN accuracy).
 
 Methods
 -------
-* ``tspulse``: :class:`sslts.retrieval.TSPulseRetriever` with its defaults:
-  shipped checkpoint, semantic register embeddings, standardised with the
-  index's statistics, cosine distance;
+* ``tspulse``: :class:`sslts.retrieval.TSPulseRetriever` with its defaults
+  (``TSPulseRetriever(n_neighbors=k)``): the shipped checkpoint, registers and
+  averaged patch tokens of three views with location and log-scale
+  (``TSPulseEmbedder(pooling=("mean",))``), standardised with the index's
+  statistics, cosine distance;
 * ``tspulse_both``: the same with detail + semantic embeddings
-  (``embedding="both"``), the best variant of a leave-one-out search on the
-  *training* splits (1-NN agreement 0.766 vs 0.757 for semantic);
+  (``embedding="both"``), once the best variant of a leave-one-out search on the
+  *training* splits (1-NN agreement 0.766 vs 0.757 for the registers alone);
 * ``tspulse_random_init``: the default retriever with the architecture randomly
   initialised (seed 0), to show what pretraining adds;
 * ``euclidean_znorm``: Euclidean distance between the raw series, each
@@ -56,12 +58,13 @@ def znorm(X: np.ndarray) -> np.ndarray:
 def neighbours(method: str, X_train: np.ndarray, X_test: np.ndarray, k: int) -> np.ndarray:
     """Indices ``(n_test, k)`` of the nearest training series, nearest first."""
     if method.startswith("tspulse"):
-        embedder = TSPulseEmbedder(
-            pretrained=None if method == "tspulse_random_init" else "default",
-            embedding="both" if method == "tspulse_both" else "semantic",
-            device="cpu",
-            random_state=0,
-        )
+        embedder = {
+            "tspulse": None,  # the retriever's own default
+            "tspulse_both": TSPulseEmbedder(embedding="both", device="cpu", random_state=0),
+            "tspulse_random_init": TSPulseEmbedder(
+                pretrained=None, pooling=("mean",), device="cpu", random_state=0
+            ),
+        }[method]
         retriever = TSPulseRetriever(embedder=embedder, n_neighbors=k).fit(X_train)
         return retriever.kneighbors(X_test, return_distance=False)
     train, test = znorm(X_train), znorm(X_test)
