@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +253,46 @@ def read_csv(path: str | Path) -> list[dict[str, Any]]:
             {key: _parse(value) for key, value in row.items() if value}
             for row in csv.DictReader(handle)
         ]
+
+
+def per_dataset_rows(
+    out: Path, datasets: Iterable[tuple[str, str]], run: Callable[[str, str], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Resumable loop over data sets: one CSV row each, written as soon as it is measured.
+
+    Rows already in ``out`` are kept and their data sets skipped; for every
+    other ``(archive, name)`` the row is ``{"dataset": name, **run(archive,
+    name), "seconds": ...}`` (wall time of ``run``), appended, written to
+    ``out`` and printed.
+
+    Parameters
+    ----------
+    out : Path
+        The CSV file.
+    datasets : iterable of (str, str)
+        ``(archive, name)`` pairs, e.g. from ``list_classification``.
+    run : callable
+        ``run(archive, name) -> dict`` of the row's measured columns.
+
+    Returns
+    -------
+    list of dict
+        All rows, the earlier ones first.
+    """
+    import time
+
+    rows = read_csv(out) if out.exists() else []
+    done = {r["dataset"] for r in rows}
+    for archive, name in datasets:
+        if name in done:
+            continue
+        start = time.perf_counter()
+        row = {"dataset": name, **run(archive, name)}
+        row["seconds"] = round(time.perf_counter() - start, 1)
+        rows.append(row)
+        write_csv(out, rows)
+        print(row, flush=True)
+    return rows
 
 
 def _parse(value: str) -> int | float | str:

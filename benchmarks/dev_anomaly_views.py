@@ -23,10 +23,10 @@ Run::
 
 from __future__ import annotations
 
-import numpy as np
-from _anomaly_suite import suite_items
 from functools import partial
 
+import numpy as np
+from _anomaly_suite import suite_items
 from _common import make_parser, write_csv
 from bench_anomaly_suite import score_item
 

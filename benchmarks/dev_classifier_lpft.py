@@ -25,11 +25,10 @@ Run::
 from __future__ import annotations
 
 import copy
-import time
 
 import numpy as np
 import torch
-from _common import limit_threads, make_parser, read_csv, write_csv
+from _common import limit_threads, make_parser, per_dataset_rows
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import LabelEncoder
 
@@ -156,18 +155,16 @@ def main():
     limit_threads(args.threads)
     tag = f"{args.train}_lr{args.lr:g}_hlr{args.head_lr:g}_m{args.mask_ratio:g}_b{args.batch_size}"
     out = args.out.with_name(f"{args.out.stem}_{tag}.csv")
-    done = {r["dataset"] for r in read_csv(out)} if out.exists() else set()
-    rows = read_csv(out) if out.exists() else []
-    for archive, name in list_classification(args.archive):
-        if name in done or (args.sets and name not in args.sets):
-            continue
-        start = time.perf_counter()
-        acc = run_set(archive, name, args)
-        row = {"dataset": name, **{f"ep{k}": round(v, 4) for k, v in acc.items()},
-               "seconds": round(time.perf_counter() - start, 1)}
-        rows.append(row)
-        write_csv(out, rows)
-        print(row, flush=True)
+    datasets = [
+        (archive, name)
+        for archive, name in list_classification(args.archive)
+        if not args.sets or name in args.sets
+    ]
+
+    def accuracies(archive: str, name: str) -> dict:
+        return {f"ep{k}": round(v, 4) for k, v in run_set(archive, name, args).items()}
+
+    rows = per_dataset_rows(out, datasets, accuracies)
     keys = [k for k in rows[0] if k.startswith("ep")]
     print(tag, {k: round(float(np.mean([r[k] for r in rows])), 4) for k in keys})
 

@@ -19,13 +19,12 @@ Run::
 
 from __future__ import annotations
 
-import time
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
-from _common import limit_threads, make_parser, read_csv, write_csv
+from _common import limit_threads, make_parser, per_dataset_rows
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
@@ -126,17 +125,9 @@ def main() -> None:
     limit_threads(args.threads)
     suffix = "" if args.pretrained == "default" else f"_{Path(args.pretrained).stem}"
     out = args.out.with_name(args.out.name + suffix).with_suffix(".csv")
-    rows = read_csv(out) if out.exists() else []
-    done = {r["dataset"] for r in rows}
-    for archive, name in list_classification(args.archive):
-        if name in done:
-            continue
-        start = time.perf_counter()
-        row = {"dataset": name, **run_set(archive, name, args.pretrained)}
-        row["seconds"] = round(time.perf_counter() - start, 1)
-        rows.append(row)
-        write_csv(out, rows)
-        print(row, flush=True)
+    rows = per_dataset_rows(
+        out, list_classification(args.archive), partial(run_set, pretrained=args.pretrained)
+    )
     base = np.array([r["default"] for r in rows])
     for label in READOUTS:
         values = np.array([r[label] for r in rows])

@@ -4,7 +4,8 @@ Question: does the frozen-probe accuracy of the single-view embedder +
 ``LogisticRegression()`` rise when the features of other *views* of each
 series are concatenated to (or averaged with) the default view? Views:
 
-``default``  ``TSPulseEmbedder(views=("series",))`` (``length_policy="pad+resample"``),
+``default``  ``TSPulseEmbedder(views=("series",), pooling=("mean",))``
+             (``length_policy="pad+resample"``),
              the canonical pipeline's embedding when this probe was run;
 ``resample`` every series linearly resampled to the context (short series
              stretched: a coarser time scale for them);
@@ -28,10 +29,10 @@ Run::
 
 from __future__ import annotations
 
-import time
+from functools import partial
 
 import numpy as np
-from _common import limit_threads, make_parser, read_csv, write_csv
+from _common import limit_threads, make_parser, per_dataset_rows
 from sklearn.linear_model import LogisticRegression
 
 from sslts import TSPulseEmbedder
@@ -73,7 +74,9 @@ def run_set(archive: str, name: str, combos: list[tuple[str, ...]]) -> dict:
     feats = {}
     for view in sorted({v for combo in combos for v in combo}):
         fn, params = VIEWS[view]
-        emb = TSPulseEmbedder(views=("series",), random_state=0, **params).fit(fn(data.X_train))
+        # average pooling: the read-out this probe was run with (before the maximum)
+        emb = TSPulseEmbedder(views=("series",), pooling=("mean",), random_state=0, **params)
+        emb.fit(fn(data.X_train))
         feats[view] = (emb.transform(fn(data.X_train)), emb.transform(fn(data.X_test)))
     row = {}
     for combo in combos:
@@ -99,17 +102,9 @@ def main() -> None:
     suffix = "" if args.round == 1 else "_round2"
     out = args.out.with_name(args.out.name + suffix).with_suffix(".csv")
     base = "default" if args.round == 1 else "default+half+diff"
-    rows = read_csv(out) if out.exists() else []
-    done = {r["dataset"] for r in rows}
-    for archive, name in list_classification(args.archive):
-        if name in done:
-            continue
-        start = time.perf_counter()
-        row = {"dataset": name, **run_set(archive, name, combos)}
-        row["seconds"] = round(time.perf_counter() - start, 1)
-        rows.append(row)
-        write_csv(out, rows)
-        print(row, flush=True)
+    rows = per_dataset_rows(
+        out, list_classification(args.archive), partial(run_set, combos=combos)
+    )
     keys = [k for k in rows[0] if k not in ("dataset", "seconds")]
     for k in keys:
         values = np.array([r[k] for r in rows])
