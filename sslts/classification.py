@@ -296,7 +296,8 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
     ) -> TSPulseForLinearClassification:
         """The linear-head network, initialised with a logistic regression on its read-out."""
         channels = inputs["x"].shape[2]
-        width = pooled_readout_width(encoder.config, self.pooling) + 2  # and location, log-scale
+        # and location, log-scale
+        width = pooled_readout_width(encoder.config, self.pooling) + 2
         binary = len(self.classes_) == 2
         module = TSPulseForLinearClassification(
             encoder,
@@ -382,7 +383,8 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
                 )
             )
         elif self.head == "linear":
-            callbacks.append(("keep_lowest_objective", KeepLowestTrainingObjective(Dataset(*train))))
+            keeper = KeepLowestTrainingObjective(Dataset(*train))
+            callbacks.append(("keep_lowest_objective", keeper))
         if self.verbose:
             callbacks.append(("progress", ProgressBar()))
         callbacks += self._epoch_callbacks()

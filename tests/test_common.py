@@ -17,8 +17,8 @@ from _checks import (
     FLOAT32_BATCH_TOLERANCE,
     expected_failed_checks,
 )
-from sklearn.utils import estimator_checks
 from _tiny import TINY_CHECKPOINT, TINY_JEPA
+from sklearn.utils import estimator_checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import sslts
