@@ -5,14 +5,16 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, ClassVar
 
+from numbers import Integral
+
 import numpy as np
 import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin
 
 from sslts._base import BaseTorchEstimator, StandardizedEmbedderMixin, pool_channels
-from sslts._params import DistinctOptions, Options
+from sslts._params import DistinctOptions, Interval, Options
 from sslts._validation import Panel
-from sslts.data.views import VIEWS, panel_view
+from sslts.data.views import VIEWS, drop_last, panel_view
 from sslts.data.windows import LENGTH_POLICIES, context_windows
 from sslts.models import TSPulse
 from sslts.models.tspulse import POOLINGS, pooled_readout, pooled_readout_width
@@ -40,7 +42,9 @@ class TSPulseEmbedder(
     tokens over the observed patches, and the location and log-scale that the encoder's
     instance normalisation removes, for three views of the series: as given,
     at half its sampling rate, and its first differences
-    (:mod:`sslts.data.views`).
+    (:mod:`sslts.data.views`). The features are averaged over
+    ``patch_phases`` placements of the series on the encoder's patch grid
+    (``benchmarks/dev_embedding_shifts.py``).
 
     By default every output feature is standardized with the mean and
     standard deviation of the training embeddings, so the output goes
@@ -88,6 +92,19 @@ class TSPulseEmbedder(
         given, the means of consecutive point pairs (half the sampling rate:
         a coarser time scale), and the first differences. ``("series",)``
         embeds the series alone, at a third of the cost.
+    patch_phases : int, default=8
+        Placements of each series on the encoder's patch grid that the
+        features are averaged over. The encoder cuts a window into patches
+        of ``patch_length`` points (8 for the shipped checkpoints) from a
+        fixed origin, so the same shape is read differently depending on
+        where it meets a patch boundary. Each series is embedded
+        ``patch_phases`` times, without its last ``k * patch_length //
+        patch_phases`` points for ``k = 0, ..., patch_phases - 1``
+        (:func:`sslts.data.views.drop_last`; a left-padded series then meets
+        the grid that many points later), and the features (every view,
+        location and scale included) are averaged. Costs ``patch_phases``
+        times one reading; 1 reads each series once, as releases before
+        this parameter did. At most ``patch_length``.
     channel_pooling : {"concat", "mean"}, default="concat"
         How per-channel embeddings are combined: concatenated in channel order
         (keeps which channel said what; width grows with the channel count) or
@@ -162,6 +179,7 @@ class TSPulseEmbedder(
         "location_scale": ["boolean"],
         "length_policy": [Options(LENGTH_POLICIES)],
         "views": [DistinctOptions(VIEWS)],
+        "patch_phases": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -172,6 +190,7 @@ class TSPulseEmbedder(
         location_scale: bool = True,
         length_policy: str = "pad+resample",
         views: tuple[str, ...] = VIEWS,
+        patch_phases: int = 8,
         channel_pooling: str = "concat",
         standardize: bool = True,
         max_epochs: int = 0,
@@ -187,6 +206,7 @@ class TSPulseEmbedder(
         self.location_scale = location_scale
         self.length_policy = length_policy
         self.views = views
+        self.patch_phases = patch_phases
         self.channel_pooling = channel_pooling
         self.standardize = standardize
         self.max_epochs = max_epochs
@@ -220,10 +240,20 @@ class TSPulseEmbedder(
     # -------------------------------------------------------------- embedding
     def _embed(self, panel: Panel) -> np.ndarray:
         """Raw embeddings of ``panel``, float32 ``(n_instances, n_features_out)``."""
-        per_channel = np.concatenate(
-            [self._embed_view(panel_view(panel, view)) for view in self.views], axis=-1
-        )
-        return pool_channels(per_channel, self.channel_pooling)
+        patch = self.model_.config.patch_length
+        if self.patch_phases > patch:
+            raise ValueError(
+                f"patch_phases ({self.patch_phases}) must be at most the encoder's "
+                f"patch_length ({patch})"
+            )
+        total = None
+        for k in range(self.patch_phases):
+            shifted = drop_last(panel, k * patch // self.patch_phases)
+            per_channel = np.concatenate(
+                [self._embed_view(panel_view(shifted, view)) for view in self.views], axis=-1
+            )
+            total = per_channel if total is None else total + per_channel
+        return pool_channels(total / np.float32(self.patch_phases), self.channel_pooling)
 
     def _embed_view(self, panel: Panel) -> np.ndarray:
         """Per-channel embeddings of one view, float32 ``(n_instances, n_channels, width)``."""

@@ -39,7 +39,8 @@ class TSPulseRetriever(BaseTorchEstimator):
     ----------
     embedder : TSPulseEmbedder or None, default=None
         The (unfitted) embedder to clone and fit; None means
-        ``TSPulseEmbedder(pooling=("mean",))`` (shipped checkpoint, three views
+        ``TSPulseEmbedder(pooling=("mean",), patch_phases=1)`` (shipped
+        checkpoint, one patch phase, three views
         of each series, patch tokens averaged: on leave-one-out searches of the
         30 UCR *training* splits the views raise 1-NN agreement from 0.767 for
         the series view alone to 0.782, and the maximum pooling that the
@@ -113,7 +114,7 @@ class TSPulseRetriever(BaseTorchEstimator):
     def _fit(self, panel: Panel, y: None) -> None:
         """Embed and index the panel."""
         if self.embedder is None:
-            embedder = TSPulseEmbedder(pooling=("mean",))
+            embedder = TSPulseEmbedder(pooling=("mean",), patch_phases=1)
         else:
             embedder = self.embedder
         self.embedder_ = clone(embedder)

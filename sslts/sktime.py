@@ -110,6 +110,9 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
     views : tuple of {"series", "half", "diff"}, default=("series", "half", "diff")
         Views of each series embedded and concatenated (as given, half
         sampling rate, first differences).
+    patch_phases : int, default=8
+        Placements of each series on the encoder's patch grid whose features
+        are averaged (1: one reading, 8 times faster).
     channel_pooling : {"concat", "mean"}, default="concat"
         How per-channel embeddings are combined.
     standardize : bool, default=True
@@ -146,7 +149,7 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
     _wrapped_class = TSPulseEmbedder
     _test_variants = (
         {},
-        {"embedding": "both", "channel_pooling": "mean", "max_epochs": 1},
+        {"embedding": "both", "channel_pooling": "mean", "max_epochs": 1, "patch_phases": 1},
     )
     _tags = {
         **_COMMON_TAGS,
@@ -172,6 +175,7 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
         location_scale: bool = True,
         length_policy: str = "pad+resample",
         views: tuple[str, ...] = ("series", "half", "diff"),
+        patch_phases: int = 8,
         channel_pooling: str = "concat",
         standardize: bool = True,
         max_epochs: int = 0,
@@ -187,6 +191,7 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
         self.location_scale = location_scale
         self.length_policy = length_policy
         self.views = views
+        self.patch_phases = patch_phases
         self.channel_pooling = channel_pooling
         self.standardize = standardize
         self.max_epochs = max_epochs

@@ -238,7 +238,9 @@ def _probe_reference(X, y, views, pooling):
 
     from sslts import TSPulseEmbedder
 
-    embedder = TSPulseEmbedder(pretrained=TINY, views=views, pooling=pooling, standardize=False)
+    embedder = TSPulseEmbedder(
+        pretrained=TINY, views=views, pooling=pooling, patch_phases=1, standardize=False
+    )
     return make_pipeline(embedder, StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, y)
 
 

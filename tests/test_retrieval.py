@@ -92,10 +92,11 @@ def test_default_embedder_is_used_and_not_mutated(panel):
     retriever = TSPulseRetriever(embedder=embedder).fit(panel)
     assert not hasattr(embedder, "model_")
     assert retriever.embeddings_.shape == (12, 2 * 3 * (16 + 2 * 16 + 2))
-    # embedder=None fits the default: the shipped model with averaged patch tokens,
-    # 240 + 48 + 2 features a channel and view
+    # embedder=None fits the default: the shipped model with averaged patch tokens
+    # and one patch phase, 240 + 48 + 2 features a channel and view
     default = TSPulseRetriever().fit(panel)
-    assert default.embedder_.get_params() == TSPulseEmbedder(pooling=("mean",)).get_params()
+    expected = TSPulseEmbedder(pooling=("mean",), patch_phases=1).get_params()
+    assert default.embedder_.get_params() == expected
     assert default.embeddings_.shape == (12, 2 * 3 * (240 + 48 + 2))
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from sslts._validation import Panel
 
-__all__ = ["VIEWS", "coarsen", "differences", "panel_view"]
+__all__ = ["VIEWS", "coarsen", "differences", "drop_last", "panel_view"]
 
 
 def _observed(panel: Panel) -> np.ndarray:
@@ -118,6 +118,46 @@ def differences(panel: Panel) -> Panel:
     values[single, :, 0] = 0.0
     diff_observed[single, :, 0] = True
     return _panel(values, diff_observed, lengths)
+
+
+def drop_last(panel: Panel, n_points: int) -> Panel:
+    """Every series without its last ``n_points`` points.
+
+    A series keeps at least ``min(length, 2)`` points. Left-padded into a
+    window, the shortened series meets the encoder's patch grid ``n_points``
+    points later (the patch phases that :class:`sslts.TSPulseEmbedder`
+    averages over).
+
+    Parameters
+    ----------
+    panel : Panel
+        A checked panel (from :mod:`sslts._validation`).
+    n_points : int
+        Points dropped from the end of each series, at least 0.
+
+    Returns
+    -------
+    Panel
+        The shortened panel (``panel`` itself when ``n_points`` is 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sslts._validation import Panel
+    >>> panel = Panel(np.arange(5, dtype=np.float32).reshape(1, 1, 5), None, np.array([5]))
+    >>> short = drop_last(panel, 2)
+    >>> short.values.tolist(), short.lengths.tolist()
+    ([[[0.0, 1.0, 2.0]]], [3])
+    """
+    if n_points < 0:
+        raise ValueError(f"n_points must be at least 0, got {n_points}")
+    if n_points == 0:
+        return panel
+    lengths = np.maximum(panel.lengths - n_points, np.minimum(panel.lengths, 2))
+    width = int(lengths.max())
+    observed = _observed(panel)[..., :width]
+    observed &= np.arange(width) < lengths[:, None, None]
+    return _panel(panel.values[..., :width], observed, lengths)
 
 
 #: The views :func:`panel_view` knows, in the order :class:`sslts.TSPulseEmbedder` uses.
