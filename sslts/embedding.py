@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, ClassVar
-
 from numbers import Integral
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
