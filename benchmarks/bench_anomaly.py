@@ -213,7 +213,10 @@ class TSPulseEmbeddingKNN:
         self.std_ = np.where(train.std(axis=0) > 0, train.std(axis=0), 1.0)
         self.window_ = 2 * estimate_period(train)
         self.embedder_ = TSPulseEmbedder(
-            embedding="both", device=self.device, random_state=self.random_state
+            embedding="both",
+            patch_phases=1,  # the read-out this baseline was measured with
+            device=self.device,
+            random_state=self.random_state,
         )
         self.embedder_.fit(np.zeros((1, train.shape[1], self.window_), np.float32))
         embeddings, _ = self._embed(train)

@@ -414,8 +414,8 @@ def _tspulse_per_channel(
             from sslts import TSPulseEmbedder
 
             emb = TSPulseEmbedder(pretrained="default", channel_pooling="concat",
-                                  views=views, pooling=("mean",), standardize=False,
-                                  device="cpu")
+                                  views=views, pooling=("mean",), patch_phases=1,
+                                  standardize=False, device="cpu")
             _FROZEN[key] = emb.fit(unit.train_windows[:2])  # fit records the layout
         flat = _Memoised(key, _FROZEN[key].transform).transform(X)
         return flat.reshape(len(X), X.shape[1], -1)

@@ -163,7 +163,10 @@ def _embedder(kind: str, checkpoint: Any, seed: int):
     if kind == "tspulse":
         from sslts import TSPulseEmbedder
 
-        return TSPulseEmbedder(pretrained=checkpoint, random_state=seed, device="cpu")
+        # one patch phase: the read-out every recipe of the study was compared with
+        return TSPulseEmbedder(
+            pretrained=checkpoint, patch_phases=1, random_state=seed, device="cpu"
+        )
     from sslts import JEPAEmbedder
 
     architecture = {} if checkpoint is not None else {"context_length": SERIES_LENGTH, **LATENT_ARCHITECTURE}

@@ -60,9 +60,12 @@ def neighbours(method: str, X_train: np.ndarray, X_test: np.ndarray, k: int) -> 
     if method.startswith("tspulse"):
         embedder = {
             "tspulse": None,  # the retriever's own default
-            "tspulse_both": TSPulseEmbedder(embedding="both", device="cpu", random_state=0),
+            # one patch phase, as the retriever's default
+            "tspulse_both": TSPulseEmbedder(
+                embedding="both", patch_phases=1, device="cpu", random_state=0
+            ),
             "tspulse_random_init": TSPulseEmbedder(
-                pretrained=None, pooling=("mean",), device="cpu", random_state=0
+                pretrained=None, pooling=("mean",), patch_phases=1, device="cpu", random_state=0
             ),
         }[method]
         retriever = TSPulseRetriever(embedder=embedder, n_neighbors=k).fit(X_train)

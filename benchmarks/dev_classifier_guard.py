@@ -45,7 +45,10 @@ def run_set(archive: str, name: str, seed: int, threads: int) -> dict:
     limit_threads(threads)
     data = load_classification(name, archive)
     start = time.perf_counter()
-    probe = make_pipeline(TSPulseEmbedder(random_state=seed), LogisticRegression())
+    # one patch phase, as the classifier it was compared with (dev_classifier_phases.py)
+    probe = make_pipeline(
+        TSPulseEmbedder(patch_phases=1, random_state=seed), LogisticRegression()
+    )
     row = {"dataset": name, "n_train": len(data.y_train)}
     row["probe"] = probe.fit(data.X_train, data.y_train).score(data.X_test, data.y_test)
     guarded = TSPulseClassifier(random_state=seed).fit(data.X_train, data.y_train)

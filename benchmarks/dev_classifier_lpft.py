@@ -56,7 +56,7 @@ def run_set(archive, name, args):
     data = load_classification(name, archive)
     labels = LabelEncoder().fit(data.y_train)
     y_tr, y_te = labels.transform(data.y_train), labels.transform(data.y_test)
-    emb = TSPulseEmbedder(views=("series",), random_state=0).fit(data.X_train)
+    emb = TSPulseEmbedder(views=("series",), patch_phases=1, random_state=0).fit(data.X_train)
     z_tr = emb.transform(data.X_train)
     probe = LogisticRegression().fit(z_tr, y_tr)
     rows = {0: float(probe.score(emb.transform(data.X_test), y_te))}

@@ -97,7 +97,7 @@ def readouts(n_layers: int) -> dict[str, tuple[str, ...]]:
 
 def run_set(archive: str, name: str) -> dict:
     data = load_classification(name, archive)
-    emb = _LayeredEmbedder(standardize=False, random_state=0)
+    emb = _LayeredEmbedder(standardize=False, patch_phases=1, random_state=0)
     raw_train = emb.fit(data.X_train).transform(data.X_train)
     raw_test = emb.transform(data.X_test)
     cfg = emb.model_.config

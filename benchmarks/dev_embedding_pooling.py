@@ -103,7 +103,9 @@ def block_columns(d_model: int, n_registers: int, n_views: int) -> dict[str, np.
 
 def run_set(archive: str, name: str, pretrained: str) -> dict:
     data = load_classification(name, archive)
-    emb = _ExtendedEmbedder(pretrained=pretrained, standardize=False, random_state=0)
+    emb = _ExtendedEmbedder(
+        pretrained=pretrained, standardize=False, patch_phases=1, random_state=0
+    )
     raw_train = emb.fit(data.X_train).transform(data.X_train)
     raw_test = emb.transform(data.X_test)
     cfg = emb.model_.config

@@ -75,7 +75,9 @@ def run_set(archive: str, name: str, combos: list[tuple[str, ...]]) -> dict:
     for view in sorted({v for combo in combos for v in combo}):
         fn, params = VIEWS[view]
         # average pooling: the read-out this probe was run with (before the maximum)
-        emb = TSPulseEmbedder(views=("series",), pooling=("mean",), random_state=0, **params)
+        emb = TSPulseEmbedder(
+            views=("series",), pooling=("mean",), patch_phases=1, random_state=0, **params
+        )
         emb.fit(fn(data.X_train))
         feats[view] = (emb.transform(fn(data.X_train)), emb.transform(fn(data.X_test)))
     row = {}

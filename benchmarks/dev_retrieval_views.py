@@ -57,7 +57,9 @@ def main() -> None:
         row = {"dataset": name}
         for variant, params in variants.items():
             retriever = TSPulseRetriever(
-                embedder=TSPulseEmbedder(**params, random_state=0), n_neighbors=5
+                # one patch phase, as the retriever's default
+                embedder=TSPulseEmbedder(**{"patch_phases": 1, **params}, random_state=0),
+                n_neighbors=5,
             ).fit(data.X_train)
             _, index = retriever.kneighbors()
             same = y[index] == y[:, None]

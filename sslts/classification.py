@@ -26,9 +26,9 @@ from skorch.helper import predefined_split
 from sslts._base import BaseTorchEstimator, epoch_history
 from sslts._params import DistinctOptions, Interval, Options
 from sslts._validation import Panel
-from sslts.data.views import VIEWS, panel_view
+from sslts.data.views import VIEWS, drop_last, panel_view, phase_shifts
 from sslts.data.windows import context_windows, pool_windows
-from sslts.models import TSPulse
+from sslts.models import TSPulse, TSPulseConfig
 from sslts.models.heads import (
     FINETUNE_PARTS,
     TSPulseForClassification,
@@ -83,7 +83,8 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
     * ``"linear"`` (default): **a linear probe, then fine-tuning.** The
       encoder's read-out is exactly :class:`sslts.TSPulseEmbedder`'s
       (register tokens, patch tokens pooled by ``pooling``, location and
-      log-scale, for each of ``views``; :class:`sslts.models.TSPulseForLinearClassification`),
+      log-scale, for each of ``views``, averaged over ``patch_phases``;
+      :class:`sslts.models.TSPulseForLinearClassification`),
       standardised with its training statistics. A
       :class:`~sklearn.linear_model.LogisticRegression` fitted on it (the
       canonical pipeline) initialises a linear layer; then the parts of the
@@ -121,6 +122,11 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
     pooling : tuple of {"mean", "max"}, default=("mean", "max")
         Statistics of the patch tokens in the linear head's read-out (as
         :class:`sslts.TSPulseEmbedder`'s ``pooling``); not used by TSLens.
+    patch_phases : int, default=1
+        Placements of each series on the patch grid whose features the
+        linear head averages (as :class:`sslts.TSPulseEmbedder`'s
+        ``patch_phases``; training and prediction cost ``patch_phases``
+        times one reading); not used by TSLens.
     finetune : {"head", "decoder", "embeddings", "all"}, default="decoder"
         What of the encoder trains besides the head: nothing; its mini
         decoder (with TSLens the same as ``"head"``: that head always trains
@@ -206,6 +212,7 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
         "head": [Options(("linear", "tslens"))],
         "views": [DistinctOptions(VIEWS)],
         "pooling": [DistinctOptions(POOLINGS)],
+        "patch_phases": [Interval(numbers.Integral, 1, None, closed="left")],
         "finetune": [Options(FINETUNE_PARTS)],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "mask_ratio": [Interval(numbers.Real, 0, 1, closed="left")],
@@ -219,6 +226,7 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
         head: str = "linear",
         views: tuple[str, ...] = VIEWS,
         pooling: tuple[str, ...] = POOLINGS,
+        patch_phases: int = 1,
         finetune: str = "decoder",
         max_epochs: int = 10,
         lr: float = 1e-3,
@@ -234,6 +242,7 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
         self.head = head
         self.views = views
         self.pooling = pooling
+        self.patch_phases = patch_phases
         self.finetune = finetune
         self.max_epochs = max_epochs
         self.lr = lr
@@ -270,8 +279,7 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
             y_enc, self.validation_fraction, rng.randint(2**31 - 1)
         )
         encoder, self.card_ = initial_model(self.pretrained, TSPulse)
-        context = encoder.config.context_length
-        train = self._windows(panel.subset(train_rows), context, y_enc[train_rows])
+        train = self._windows(panel.subset(train_rows), encoder.config, y_enc[train_rows])
         if self.head == "linear":
             module = self._linear_probe(encoder, *train)
         else:
@@ -282,7 +290,7 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
                 mask_ratio=self.mask_ratio,
                 finetune=self.finetune,
             )
-        net = self._net(module, panel, y_enc, valid_rows, context, train)
+        net = self._net(module, panel, y_enc, valid_rows, encoder.config, train)
         net.fit(*train)
         self.history_ = epoch_history(net)
         keeper = dict(net.callbacks_).get("keep_lowest_objective")
@@ -296,6 +304,7 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
     ) -> TSPulseForLinearClassification:
         """The linear-head network, initialised with a logistic regression on its read-out."""
         channels = inputs["x"].shape[2]
+        n_phases = inputs["x"].shape[1] // len(self.views)
         # and location, log-scale
         width = pooled_readout_width(encoder.config, self.pooling) + 2
         binary = len(self.classes_) == 2
@@ -304,6 +313,7 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
             n_features=channels * len(self.views) * width,
             n_classes=len(self.classes_),
             pooling=self.pooling,
+            n_phases=n_phases,
             mask_ratio=self.mask_ratio,
             finetune=self.finetune,
             # LogisticRegression's objective (C=1), sum of losses + ||W||^2 / 2, per
@@ -331,17 +341,20 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
         return module
 
     def _windows(
-        self, panel: Panel, context: int, y: np.ndarray | None = None
+        self, panel: Panel, config: TSPulseConfig, y: np.ndarray | None = None
     ) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """The network's inputs for ``panel``, and the labels (or series index) per window.
 
-        The linear head takes one ``(views, channels, context)`` stack per
-        series; TSLens one ``(channels, context)`` window per window of a
-        series (``"pad+windows"``).
+        The linear head takes one ``(phases * views, channels, context)``
+        stack per series (for each patch phase, the views in order); TSLens
+        one ``(channels, context)`` window per window of a series
+        (``"pad+windows"``).
         """
+        context = config.context_length
         if self.head == "linear":
             per_view = [
-                context_windows(panel_view(panel, view), context, "pad+resample")
+                context_windows(panel_view(drop_last(panel, shift), view), context, "pad+resample")
+                for shift in phase_shifts(self.patch_phases, config.patch_length)
                 for view in self.views
             ]
             inputs = {
@@ -361,7 +374,7 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
         panel: Panel,
         y: np.ndarray,
         valid_rows: np.ndarray | None,
-        context: int,
+        config: TSPulseConfig,
         train: tuple[dict[str, np.ndarray], np.ndarray],
     ) -> NeuralNetClassifier:
         callbacks: list[tuple[str, Any]] = [
@@ -374,7 +387,7 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
         ]
         train_split = None
         if valid_rows is not None:
-            valid = self._windows(panel.subset(valid_rows), context, y[valid_rows])
+            valid = self._windows(panel.subset(valid_rows), config, y[valid_rows])
             train_split = predefined_split(Dataset(*valid))
             callbacks.append(
                 (
@@ -446,7 +459,7 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
         check_is_fitted(self, "model_")
         panel = self._check_X(X, reset=False)
         model = self.model_.to(self._device()).eval()
-        inputs, owner = self._windows(panel, model.encoder.config.context_length)
+        inputs, owner = self._windows(panel, model.encoder.config)
         proba = self._infer(
             lambda x, observed: torch.softmax(model(x, observed).double(), dim=-1),
             (inputs["x"], inputs["observed"]),

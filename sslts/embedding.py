@@ -13,7 +13,7 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin
 from sslts._base import BaseTorchEstimator, StandardizedEmbedderMixin, pool_channels
 from sslts._params import DistinctOptions, Interval, Options
 from sslts._validation import Panel
-from sslts.data.views import VIEWS, drop_last, panel_view
+from sslts.data.views import VIEWS, drop_last, panel_view, phase_shifts
 from sslts.data.windows import LENGTH_POLICIES, context_windows
 from sslts.models import TSPulse
 from sslts.models.tspulse import POOLINGS, pooled_readout, pooled_readout_width
@@ -239,15 +239,9 @@ class TSPulseEmbedder(
     # -------------------------------------------------------------- embedding
     def _embed(self, panel: Panel) -> np.ndarray:
         """Raw embeddings of ``panel``, float32 ``(n_instances, n_features_out)``."""
-        patch = self.model_.config.patch_length
-        if self.patch_phases > patch:
-            raise ValueError(
-                f"patch_phases ({self.patch_phases}) must be at most the encoder's "
-                f"patch_length ({patch})"
-            )
         total = None
-        for k in range(self.patch_phases):
-            shifted = drop_last(panel, k * patch // self.patch_phases)
+        for shift in phase_shifts(self.patch_phases, self.model_.config.patch_length):
+            shifted = drop_last(panel, shift)
             per_channel = np.concatenate(
                 [self._embed_view(panel_view(shifted, view)) for view in self.views], axis=-1
             )

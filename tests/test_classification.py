@@ -230,7 +230,7 @@ def test_sklearn_callbacks_see_and_stop_epochs():
 
 
 # ------------------------------------------------------- linear probe, then fine-tuning
-def _probe_reference(X, y, views, pooling):
+def _probe_reference(X, y, views, pooling, patch_phases=1):
     """The canonical pipeline's probe on the same read-out, fitted to convergence."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -239,26 +239,33 @@ def _probe_reference(X, y, views, pooling):
     from sslts import TSPulseEmbedder
 
     embedder = TSPulseEmbedder(
-        pretrained=TINY, views=views, pooling=pooling, patch_phases=1, standardize=False
+        pretrained=TINY, views=views, pooling=pooling, patch_phases=patch_phases, standardize=False
     )
     return make_pipeline(embedder, StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, y)
 
 
 @pytest.mark.parametrize(
-    ("views", "pooling"), [(("series",), ("mean",)), (("series", "half", "diff"), ("mean", "max"))]
+    ("views", "pooling", "phases"),
+    [
+        (("series",), ("mean",), 1),
+        (("series", "half", "diff"), ("mean", "max"), 1),
+        (("series", "diff"), ("mean", "max"), 4),
+    ],
 )
-def test_linear_head_starts_at_the_canonical_probe(views, pooling):
+def test_linear_head_starts_at_the_canonical_probe(views, pooling, phases):
     # series of the tiny context's length: the embedder's and the head's windows,
     # locations and scales are the same, so an untrained head is the probe itself
+    # (the head is linear in the phase-averaged features, as the pipeline's probe)
     X, y = _two_class(n=24, channels=2)
     X_test, _ = _two_class(n=10, channels=2, seed=1)
     params = {**FAST, "views": views, "pooling": pooling, "lr": 1e-12, "max_epochs": 1}
-    clf = TSPulseClassifier(**params).fit(X, y)
-    expected = _probe_reference(X, y, views, pooling).predict_proba(X_test)
+    clf = TSPulseClassifier(**params, patch_phases=phases).fit(X, y)
+    expected = _probe_reference(X, y, views, pooling, phases).predict_proba(X_test)
     np.testing.assert_allclose(clf.predict_proba(X_test), expected, atol=2e-3)
     # tiny model: 2 registers, d_model 8; each pooling of time and FFT tokens; location, log-scale
     width = (2 + 2 * len(pooling)) * 8 + 2
     assert clf.model_.classifier.in_features == 2 * len(views) * width
+    assert clf.model_.n_phases == phases
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
@@ -268,7 +275,7 @@ def test_linear_head_penalty_makes_the_probe_a_stationary_point(n_classes):
         y = np.array(["a", "b", "c"])[np.arange(24) % 3]
     clf = TSPulseClassifier(**{**FAST, "lr": 1e-12, "max_epochs": 1}).fit(X, y)
     model = clf.model_.eval()
-    inputs, owner = clf._windows(clf._check_X(X, reset=False), 64)
+    inputs, owner = clf._windows(clf._check_X(X, reset=False), clf.model_.encoder.config)
     y_enc = torch.as_tensor(np.searchsorted(clf.classes_, y)[owner])
     x, observed = (torch.from_numpy(inputs[k]) for k in ("x", "observed"))
 
@@ -336,7 +343,7 @@ def test_linear_head_keeps_the_epoch_with_the_lowest_training_objective():
     clf = TSPulseClassifier(**{**FAST, "max_epochs": 3}).fit(X, y)
     objectives = [row["train_objective"] for row in clf.history_]
     model = clf.model_
-    inputs, owner = clf._windows(clf._check_X(X, reset=False), 64)
+    inputs, owner = clf._windows(clf._check_X(X, reset=False), clf.model_.encoder.config)
     y_enc = torch.as_tensor(np.searchsorted(clf.classes_, y)[owner])
     with torch.no_grad():
         logits = model(*(torch.from_numpy(inputs[k]) for k in ("x", "observed")))

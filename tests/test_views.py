@@ -114,5 +114,5 @@ def test_embedder_rejects_bad_patch_phases(panel, phases):
 
 
 def test_embedder_patch_phases_cannot_exceed_the_patch_length(panel):
-    with pytest.raises(ValueError, match=r"patch_phases \(9\) must be at most .* patch_length \(8\)"):
+    with pytest.raises(ValueError, match=r"patch_phases \(9\) must be at least 1 and at most .* patch_length \(8\)"):
         TSPulseEmbedder(pretrained=TINY, patch_phases=9).fit(panel)

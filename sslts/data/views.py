@@ -18,7 +18,7 @@ import numpy as np
 
 from sslts._validation import Panel
 
-__all__ = ["VIEWS", "coarsen", "differences", "drop_last", "panel_view"]
+__all__ = ["VIEWS", "coarsen", "differences", "drop_last", "panel_view", "phase_shifts"]
 
 
 def _observed(panel: Panel) -> np.ndarray:
@@ -158,6 +158,37 @@ def drop_last(panel: Panel, n_points: int) -> Panel:
     observed = _observed(panel)[..., :width]
     observed &= np.arange(width) < lengths[:, None, None]
     return _panel(panel.values[..., :width], observed, lengths)
+
+
+def phase_shifts(patch_phases: int, patch_length: int) -> list[int]:
+    """Points to drop from the end of each series for each of ``patch_phases`` patch phases.
+
+    ``k * patch_length // patch_phases`` for ``k = 0, ..., patch_phases - 1``:
+    evenly spread placements of a series on a patch grid of ``patch_length``
+    points (used with :func:`drop_last`).
+
+    Parameters
+    ----------
+    patch_phases : int
+        Number of placements, from 1 to ``patch_length``.
+    patch_length : int
+        Points per patch of the encoder.
+
+    Returns
+    -------
+    list of int
+
+    Examples
+    --------
+    >>> phase_shifts(4, 8)
+    [0, 2, 4, 6]
+    """
+    if not 1 <= patch_phases <= patch_length:
+        raise ValueError(
+            f"patch_phases ({patch_phases}) must be at least 1 and at most the encoder's "
+            f"patch_length ({patch_length})"
+        )
+    return [k * patch_length // patch_phases for k in range(patch_phases)]
 
 
 #: The views :func:`panel_view` knows, in the order :class:`sslts.TSPulseEmbedder` uses.

@@ -290,14 +290,15 @@ def _training_mask(x: torch.Tensor, ratio: float, patch_length: int) -> torch.Te
 class TSPulseForLinearClassification(_EncoderWithHead):
     """TSPulse read out as :class:`sslts.TSPulseEmbedder` does, then one linear layer.
 
-    ``forward(x, observed)`` takes ``(batch, views, channels, context_length)``
-    windows (one per view of each series, :mod:`sslts.data.views`) and returns
-    logits. Per channel and view, the features are the decoder's register
-    tokens, its time and FFT patch tokens pooled over the observed patches by
-    each statistic of ``pooling`` (:func:`sslts.models.tspulse.pooled_readout`)
-    and the window's location and
-    log-scale; channels are concatenated in order, each holding its views in
-    order (the layout of ``TSPulseEmbedder``'s output). The features are
+    ``forward(x, observed)`` takes ``(batch, phases * views, channels,
+    context_length)`` windows (for each patch phase of a series, one window
+    per view, :mod:`sslts.data.views`) and returns logits. Per channel and
+    view, the features are the decoder's register tokens, its time and FFT
+    patch tokens pooled over the observed patches by each statistic of
+    ``pooling`` (:func:`sslts.models.tspulse.pooled_readout`) and the window's
+    location and log-scale, averaged over the phases; channels are
+    concatenated in order, each holding its views in order (the layout of
+    ``TSPulseEmbedder``'s output, whose ``patch_phases`` the phases are). The features are
     standardised with fixed statistics (:meth:`set_probe`) before the linear
     layer, which :meth:`set_probe` also initialises, so that training can
     start from a fitted linear probe.
@@ -313,6 +314,9 @@ class TSPulseForLinearClassification(_EncoderWithHead):
         Output logits.
     pooling : tuple of {"mean", "max"}, default=("mean", "max")
         Statistics of the patch tokens over the observed patches.
+    n_phases : int, default=1
+        Patch phases in the second axis of the input, each holding every view;
+        their features are averaged.
     mask_ratio : float, default=0.0
         Fraction of patches hidden in training mode (augmentation); 0 disables it.
     finetune : {"head", "decoder", "embeddings", "all"}, default="decoder"
@@ -339,6 +343,7 @@ class TSPulseForLinearClassification(_EncoderWithHead):
         n_features: int,
         n_classes: int,
         pooling: tuple[str, ...] = POOLINGS,
+        n_phases: int = 1,
         mask_ratio: float = 0.0,
         finetune: str = "decoder",
         l2: float = 0.0,
@@ -346,6 +351,7 @@ class TSPulseForLinearClassification(_EncoderWithHead):
         super().__init__()
         self.encoder = encoder
         self.pooling = tuple(pooling)
+        self.n_phases = n_phases
         self.mask_ratio = mask_ratio
         self.l2 = l2
         self.register_buffer("mean", torch.zeros(n_features))
@@ -379,18 +385,18 @@ class TSPulseForLinearClassification(_EncoderWithHead):
         Parameters
         ----------
         x : torch.Tensor
-            ``(batch, views, channels, context_length)`` windows.
+            ``(batch, phases * views, channels, context_length)`` windows.
         observed : torch.Tensor, optional
             Boolean, same shape: False where ``x`` is missing or padded.
         """
         enc = self.encoder
         cfg = enc.config
-        if x.ndim != 4 or x.shape[-1] != cfg.context_length:
+        if x.ndim != 4 or x.shape[-1] != cfg.context_length or x.shape[1] % self.n_phases:
             raise ValueError(
-                f"expected (batch, views, channels, {cfg.context_length}) windows, "
-                f"got shape {tuple(x.shape)}"
+                f"expected (batch, {self.n_phases} phases * views, channels, "
+                f"{cfg.context_length}) windows, got shape {tuple(x.shape)}"
             )
-        batch, views = x.shape[:2]
+        batch, views = x.shape[0], x.shape[1] // self.n_phases
         x = x.flatten(0, 1)
         observed = (
             torch.ones_like(x, dtype=torch.bool) if observed is None else observed.flatten(0, 1)
@@ -407,8 +413,9 @@ class TSPulseForLinearClassification(_EncoderWithHead):
         readout = pooled_readout(decoded, observed, cfg, self.pooling)
         loc, scale = enc.revin.statistics(x, observed)
         per_view = torch.cat([readout, loc, scale.log()], dim=-1)
+        per_view = per_view.unflatten(0, (batch, self.n_phases, views)).mean(1)
         # (batch, views, channels, width) -> per channel, its views in order
-        return per_view.unflatten(0, (batch, views)).transpose(1, 2).flatten(1)
+        return per_view.transpose(1, 2).flatten(1)
 
     def set_probe(
         self, mean: torch.Tensor, scale: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
