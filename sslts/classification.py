@@ -122,11 +122,12 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
     pooling : tuple of {"mean", "max"}, default=("mean", "max")
         Statistics of the patch tokens in the linear head's read-out (as
         :class:`sslts.TSPulseEmbedder`'s ``pooling``); not used by TSLens.
-    patch_phases : int, default=1
+    patch_phases : int, default=8
         Placements of each series on the patch grid whose features the
         linear head averages (as :class:`sslts.TSPulseEmbedder`'s
-        ``patch_phases``; training and prediction cost ``patch_phases``
-        times one reading); not used by TSLens.
+        ``patch_phases``, so that the head starts at the canonical pipeline's
+        probe); training and prediction cost ``patch_phases`` times one
+        reading; 1 reads each series once. Not used by TSLens.
     finetune : {"head", "decoder", "embeddings", "all"}, default="decoder"
         What of the encoder trains besides the head: nothing; its mini
         decoder (with TSLens the same as ``"head"``: that head always trains
@@ -226,7 +227,7 @@ class TSPulseClassifier(ClassifierMixin, BaseTorchEstimator):
         head: str = "linear",
         views: tuple[str, ...] = VIEWS,
         pooling: tuple[str, ...] = POOLINGS,
-        patch_phases: int = 1,
+        patch_phases: int = 8,
         finetune: str = "decoder",
         max_epochs: int = 10,
         lr: float = 1e-3,

@@ -227,7 +227,7 @@ class TSPulseSktimeClassifier(_SsltsAdapterMixin, BaseClassifier):
         Views of each series read by the linear head.
     pooling : tuple of {"mean", "max"}, default=("mean", "max")
         Statistics of the patch tokens in the linear head's read-out.
-    patch_phases : int, default=1
+    patch_phases : int, default=8
         Patch-grid placements whose features the linear head averages.
     finetune : {"head", "decoder", "embeddings", "all"}, default="decoder"
         What of the encoder trains besides the head.
@@ -294,7 +294,7 @@ class TSPulseSktimeClassifier(_SsltsAdapterMixin, BaseClassifier):
         head: str = "linear",
         views: tuple[str, ...] = ("series", "half", "diff"),
         pooling: tuple[str, ...] = ("mean", "max"),
-        patch_phases: int = 1,
+        patch_phases: int = 8,
         finetune: str = "decoder",
         max_epochs: int = 10,
         lr: float = 1e-3,
