@@ -170,3 +170,21 @@ def test_fast_dropout_falls_back_to_torch_where_it_does_not_apply():
             torch.manual_seed(1)
             torch.testing.assert_close(module.train()(x.clone()), expected)
     assert FastDropout(0.0).train()(x) is x
+
+
+def test_linear_classification_head_averages_the_features_of_its_phases():
+    from sslts.models import TSPulseForLinearClassification
+
+    cfg = TSPulseConfig(context_length=64, d_model=8, n_layers=1, n_registers=2)
+    width = (cfg.n_registers + 4) * cfg.d_model + 2
+    torch.manual_seed(0)
+    head = TSPulseForLinearClassification(TSPulse(cfg), 2 * 2 * width, n_classes=3, n_phases=3).eval()
+    x = torch.randn(4, 3 * 2, 2, 64)  # 4 series, 3 phases of 2 views, 2 channels
+    with torch.no_grad():
+        averaged = head.features(x)
+        head.n_phases = 1
+        per_phase = [head.features(x[:, 2 * k : 2 * k + 2]) for k in range(3)]
+    torch.testing.assert_close(averaged, torch.stack(per_phase).mean(0), rtol=1e-5, atol=1e-6)
+    head.n_phases = 4
+    with pytest.raises(ValueError, match=r"expected \(batch, 4 phases \* views, channels, 64\)"):
+        head.features(x)
