@@ -295,6 +295,18 @@ def per_dataset_rows(
     return rows
 
 
+def print_against(rows: list[dict[str, Any]], labels: Iterable[str], base: str) -> None:
+    """Print, per column of ``labels``, its mean and wins / ties / losses against column ``base``."""
+    import numpy as np
+
+    reference = np.array([r[base] for r in rows], dtype=float)
+    for label in labels:
+        values = np.array([r[label] for r in rows], dtype=float)
+        wins, losses = int((values > reference).sum()), int((values < reference).sum())
+        ties = len(rows) - wins - losses
+        print(f"{label:28s} {values.mean():.4f}  vs {base} {wins}/{ties}/{losses}")
+
+
 def _parse(value: str) -> int | float | str:
     """``value`` as an int, else a float, else unchanged."""
     for kind in (int, float):

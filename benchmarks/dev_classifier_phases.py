@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from _common import limit_threads, make_parser, read_csv, write_csv
+from _common import limit_threads, make_parser, print_against, read_csv, write_csv
 from joblib import Parallel, delayed
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -65,11 +65,7 @@ def main() -> None:
         rows.append(row)
         write_csv(out, rows)
         print(row, flush=True)
-    probe = np.array([r["probe"] for r in rows])
-    for key in ("probe", *(f"phases{p}" for p in PHASES)):
-        values = np.array([r[key] for r in rows])
-        wins, losses = int((values > probe).sum()), int((values < probe).sum())
-        print(f"{key:9s} {values.mean():.4f}  vs probe {wins}/{len(rows) - wins - losses}/{losses}")
+    print_against(rows, ("probe", *(f"phases{p}" for p in PHASES)), base="probe")
     for p in PHASES:
         print(f"phases{p} epochs kept:", np.bincount([int(r[f"phases{p}_epoch"]) for r in rows]).tolist())
 

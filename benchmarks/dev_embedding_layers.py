@@ -25,7 +25,7 @@ from functools import partial
 
 import numpy as np
 import torch
-from _common import limit_threads, make_parser, per_dataset_rows
+from _common import limit_threads, make_parser, per_dataset_rows, print_against
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
@@ -117,14 +117,8 @@ def main() -> None:
     args = parser.parse_args()
     limit_threads(args.threads)
     rows = per_dataset_rows(args.out.with_suffix(".csv"), list_classification(args.archive), run_set)
-    base = np.array([r["default"] for r in rows])
-    for label in rows[0]:
-        if label in ("dataset", "seconds") or not isinstance(rows[0][label], float):
-            continue
-        values = np.array([r[label] for r in rows])
-        wins, losses = int((values > base).sum()), int((values < base).sum())
-        print(f"{label:24s} {values.mean():.4f}  vs default {wins}/{len(rows) - wins - losses}/{losses}")
-
+    labels = [k for k in rows[0] if k not in ("dataset", "seconds")]
+    print_against(rows, labels, base="default")
 
 if __name__ == "__main__":
     main()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import limit_threads, make_parser, per_dataset_rows
+from _common import limit_threads, make_parser, per_dataset_rows, print_against
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
@@ -130,11 +130,7 @@ def main() -> None:
     rows = per_dataset_rows(
         out, list_classification(args.archive), partial(run_set, pretrained=args.pretrained)
     )
-    base = np.array([r["default"] for r in rows])
-    for label in READOUTS:
-        values = np.array([r[label] for r in rows])
-        wins, losses = int((values > base).sum()), int((values < base).sum())
-        print(f"{label:28s} {values.mean():.4f}  vs default {wins}/{len(rows) - wins - losses}/{losses}")
+    print_against(rows, READOUTS, base="default")
 
 
 if __name__ == "__main__":

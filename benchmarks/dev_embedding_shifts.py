@@ -20,7 +20,7 @@ Run::
 from __future__ import annotations
 
 import numpy as np
-from _common import limit_threads, make_parser, per_dataset_rows
+from _common import limit_threads, make_parser, per_dataset_rows, print_against
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
@@ -59,11 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     limit_threads(args.threads)
     rows = per_dataset_rows(args.out.with_suffix(".csv"), list_classification(args.archive), run_set)
-    base = np.array([r["default"] for r in rows])
-    for label in VARIANTS:
-        values = np.array([r[label] for r in rows])
-        wins, losses = int((values > base).sum()), int((values < base).sum())
-        print(f"{label:16s} {values.mean():.4f}  vs default {wins}/{len(rows) - wins - losses}/{losses}")
+    print_against(rows, VARIANTS, base="default")
 
 
 if __name__ == "__main__":
