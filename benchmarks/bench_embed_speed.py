@@ -12,6 +12,11 @@ points in batches of ``--batch-size``:
     configuration, about 0.96M parameters) through
     ``model.embed(x, kind="semantic")``: RevIN, patch and FFT embeddings,
     backbone and mini decoder, register ("semantic") tokens out.
+``sslts TSPulse.embed, bf16 autocast``
+    The same call under ``torch.autocast("cpu", dtype=torch.bfloat16)``
+    (matrix products in bfloat16, weights stored in float32). It pays on CPUs
+    with native bfloat16 instructions (AVX512_BF16 or AMX) and on GPUs;
+    elsewhere it is slower. Skipped with ``--no-bf16``.
 ``sslts TSPulseEmbedder``
     ``sslts.TSPulseEmbedder(pretrained=None, device="cpu").fit(X).transform(X)``
     end to end on a numpy ``(--embedder-series, context_length)`` float32 panel
@@ -33,6 +38,8 @@ points in batches of ``--batch-size``:
     (``component="decoder"``, ``mode="register"``) on the same model: the full
     forward pass including the heads and losses, which is what a granite user
     gets when asking for embeddings.
+``granite backbone+decoder, bf16 autocast``
+    The reference under the same autocast (skipped with ``--no-bf16``).
 ``granite backbone+decoder, depth-matched``
     The same reference with as many encoder layers as ours
     (``TSPulseConfig.n_layers``): same depth, more parameters (granite's heads
@@ -99,6 +106,7 @@ from _common import limit_threads, make_parser, write_csv
 
 SSLTS_EMBED = "sslts TSPulse.embed"
 SSLTS_EMBEDDER = "sslts TSPulseEmbedder"
+BF16 = ", bf16 autocast"
 REF = "granite backbone+decoder"
 REF_HELPER = "granite get_embeddings"
 REF_DEPTH = "granite backbone+decoder, depth-matched"
@@ -149,16 +157,19 @@ def ours_cases(args: argparse.Namespace, names: set[str]) -> list[Case]:
     model, x = build_ours(args)
     cfg = model.config
     layers = cfg.n_layers + cfg.n_decoder_layers
+    def embed() -> torch.Tensor:
+        return model.embed(x, kind="semantic")
+
     if SSLTS_EMBED in names:
-
-        def embed() -> torch.Tensor:
-            return model.embed(x, kind="semantic")
-
         out = embed_once(embed)
         assert out.shape == (args.batch_size, 1, cfg.n_registers * cfg.d_model), (
             out.shape
         )
         cases.append(Case(SSLTS_EMBED, embed, args.batch_size, n_params(model), layers))
+    if SSLTS_EMBED + BF16 in names:
+        cases.append(
+            Case(SSLTS_EMBED + BF16, in_bf16(embed), args.batch_size, n_params(model), layers)
+        )
     if SSLTS_EMBEDDER in names:
         from sslts import TSPulseEmbedder
 
@@ -195,6 +206,16 @@ def ours_cases(args: argparse.Namespace, names: set[str]) -> list[Case]:
 def embed_once(fn: Callable[[], torch.Tensor]) -> torch.Tensor:
     with torch.inference_mode():
         return fn()
+
+
+def in_bf16(fn: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:
+    """``fn`` run under bfloat16 autocast on the CPU."""
+
+    def wrapped() -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return fn()
+
+    return wrapped
 
 
 # ------------------------------------------------------------------ reference
@@ -291,8 +312,19 @@ def reference_cases(
     def mixer_layers(model) -> int:
         return model.config.num_layers + model.config.decoder_num_layers
 
-    if REF in names or REF_HELPER in names:
+    if REF in names or REF_HELPER in names or REF + BF16 in names:
         model = build_granite(args, ref_layers)
+        if REF + BF16 in names:
+            cases.append(
+                Case(
+                    REF + BF16,
+                    in_bf16(lean(model)),
+                    args.batch_size,
+                    n_params(model),
+                    mixer_layers(model),
+                    note=f"num_layers={ref_layers} (parameter-matched)",
+                )
+            )
         if REF in names:
             fn = lean(model)
             assert embed_once(fn).shape == (args.batch_size, 1, 240)
@@ -401,7 +433,7 @@ def measure_peak(fn: Callable[[], object]) -> tuple[float, str]:
 def memory_child(args: argparse.Namespace) -> None:
     limit_threads(args.threads)
     name = args.memory_child
-    if name in (SSLTS_EMBED, SSLTS_EMBEDDER):
+    if name.startswith("sslts"):
         cases = ours_cases(args, {name})
     else:
         cases = reference_cases(args, {name}, args.ref_layers, args.depth)
@@ -492,6 +524,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="first wait up to SECONDS for other processes to leave the CPUs idle",
     )  # fmt: skip
     add("--no-reference", action="store_true", help="time ours only")
+    add("--no-bf16", action="store_true", help="skip the bfloat16 autocast cases")
     add("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     add("--memory-child", default=None, help=argparse.SUPPRESS)
     add("--depth", type=int, default=None, help=argparse.SUPPRESS)
@@ -514,7 +547,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
     )
 
-    cases = ours_cases(args, {SSLTS_EMBED, SSLTS_EMBEDDER})
+    bf16 = set() if args.no_bf16 else {SSLTS_EMBED + BF16, REF + BF16}
+    cases = ours_cases(args, {SSLTS_EMBED, SSLTS_EMBEDDER} | bf16)
     ours = cases[0]
     from sslts.models import TSPulseConfig
 
@@ -531,7 +565,9 @@ def main(argv: list[str] | None = None) -> int:
             ref_layers, counts = choose_ref_layers(args, ours.n_params)
             tried = ", ".join(f"{k}: {v:,}" for k, v in counts.items())
             print(f"granite parameters by encoder num_layers: {tried}")
-        cases += reference_cases(args, {REF, REF_HELPER, REF_DEPTH}, ref_layers, depth)
+        cases += reference_cases(
+            args, {REF, REF_HELPER, REF_DEPTH} | bf16, ref_layers, depth
+        )
         ref = next(case for case in cases if case.name == REF)
         version = getattr(tsfm_public, "__version__", "?")
         print(
@@ -583,6 +619,9 @@ def main(argv: list[str] | None = None) -> int:
             "ours_over_this_median": None,
             "ours_over_this_best": None,
             "ours_over_this_memory": None,
+            "this_over_reference_median": None
+            if ref is None
+            else round(median / ref.rates()[0], 3),
             "note": case.note,
         }
         if case.name.startswith("granite"):
@@ -612,6 +651,16 @@ def main(argv: list[str] | None = None) -> int:
                     f"{row['ours_over_this_median']:.2f}x (median), "
                     f"{row['ours_over_this_best']:.2f}x (best)"
                 )
+    if ref is not None and not args.no_bf16:
+        for name in (SSLTS_EMBED + BF16, REF + BF16):
+            row = next(r for r in rows if r["case"] == name)
+            print(f"{name} / {REF}: {row['this_over_reference_median']:.2f}x (median)")
+        ours_bf16, ref_bf16 = (
+            next(c for c in cases if c.name == n) for n in (SSLTS_EMBED + BF16, REF + BF16)
+        )
+        print(
+            f"both in bf16: ours / reference {ours_bf16.rates()[0] / ref_bf16.rates()[0]:.2f}x (median)"
+        )
     if others is not None:
         print(
             f"other processes kept {others:.2f} of {os.cpu_count()} CPUs busy during "

@@ -100,6 +100,19 @@ def epoch_history(net: NeuralNet) -> list[dict[str, float]]:
     return rows
 
 
+#: A feature whose standard deviation is below this fraction of its magnitude
+#: (or of 1) is constant: float32 embeddings of identical series can differ by
+#: a few units in the last place (vectorised kernels round the elements of a
+#: batch differently), and dividing by that spread would blow rounding up.
+_CONSTANT_RELATIVE_SPREAD = 1e-6
+
+
+def constant_as_one(scale: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """``scale`` with 1 for features that are constant up to float32 rounding."""
+    constant = scale <= _CONSTANT_RELATIVE_SPREAD * np.maximum(1.0, np.abs(mean))
+    return np.where(constant, 1.0, scale)
+
+
 def pool_channels(per_channel: np.ndarray, how: str) -> np.ndarray:
     """Combine ``(n_instances, n_channels, width)`` features into 2D.
 
@@ -358,7 +371,7 @@ class StandardizedEmbedderMixin(TransformerMixin):
             return None, None, None
         embeddings = self._finite(self._embed(panel), "fit")
         scaler = StandardScaler().fit(embeddings)
-        return scaler.mean_, scaler.scale_, embeddings
+        return scaler.mean_, constant_as_one(scaler.scale_, scaler.mean_), embeddings
 
     def _standardized_snapshot(self, attributes: dict[str, Any]) -> dict[str, Any]:
         """``attributes`` of a training snapshot plus the ``mean_``/``scale_`` they imply.

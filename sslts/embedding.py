@@ -153,7 +153,8 @@ class TSPulseEmbedder(
         ``standardize=False``).
     scale_ : ndarray of shape (n_features_out,) or None
         Standard deviation of each raw output feature on the training ``X``,
-        1 where it is zero (None when ``standardize=False``).
+        1 where it is zero up to float32 rounding (below a millionth of the
+        feature's magnitude; None when ``standardize=False``).
 
     Examples
     --------

@@ -152,7 +152,8 @@ class JEPAEmbedder(
         ``standardize=False``).
     scale_ : ndarray of shape (n_features_out,) or None
         Standard deviation of each raw output feature on the training ``X``,
-        1 where it is zero (None when ``standardize=False``).
+        1 where it is zero up to float32 rounding (below a millionth of the
+        feature's magnitude; None when ``standardize=False``).
     history_ : list of dict
         Per-epoch losses of pretraining (``train_loss`` and the objective's
         ``loss_<part>``) and the collapse monitors of

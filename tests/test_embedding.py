@@ -183,6 +183,9 @@ def test_constant_features_are_centred_not_divided_by_zero(panel):
     assert np.isfinite(Z).all() and np.abs(Z).max() < 1e-6
     Z_other = emb.transform(panel[:, 0, :])
     assert np.isfinite(Z_other).all() and np.abs(Z_other).max() > 0
+    # rounding differences between identical series are not blown up into features
+    raw = TSPulseEmbedder(pretrained=TINY, standardize=False).fit(X).transform(panel[:, 0, :])
+    np.testing.assert_allclose(Z_other, raw - emb.mean_, rtol=1e-5, atol=1e-5)
     # one training series: the same rule
     assert np.isfinite(TSPulseEmbedder(pretrained=TINY).fit_transform(panel[:1])).all()
 

@@ -406,10 +406,7 @@ class TSPulseForLinearClassification(_EncoderWithHead):
             hidden = hidden | _training_mask(x, self.mask_ratio, cfg.patch_length)[:, None, :]
         scaled, _, _ = enc.revin(x, ~hidden)
         tokens, _ = enc._tokens(scaled, hidden)
-        if torch.is_grad_enabled():
-            decoded = enc.decoder(enc.backbone(tokens))
-        else:  # inference: the encoder's own evaluation path, as TSPulseEmbedder's
-            decoded = mix_token_major(tokens, [enc.backbone, enc.decoder])
+        decoded = mix_token_major(tokens, [enc.backbone, enc.decoder])
         readout = pooled_readout(decoded, observed, cfg, self.pooling)
         loc, scale = enc.revin.statistics(x, observed)
         per_view = torch.cat([readout, loc, scale.log()], dim=-1)

@@ -386,14 +386,11 @@ class TSPulse(nn.Module):
     ) -> torch.Tensor:
         """Backbone then decoder on ``(..., tokens, d_model)``; ``keep`` selects tokens.
 
-        Outside training both stacks run token-major on chunks of series (see
+        Both stacks run token-major on chunks of series (see
         :func:`sslts.models.layers.mix_token_major`), and the last layer mixes
         features only for the kept tokens (feature mixing is per token, so
         the kept tokens come out the same).
         """
-        if self.training:
-            decoded = self.decoder(self.backbone(tokens))
-            return decoded if keep is None else decoded[..., keep, :]
         return mix_token_major(tokens, [self.backbone, self.decoder], keep)
 
     def _heads(
