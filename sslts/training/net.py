@@ -67,7 +67,7 @@ class PretrainNet(NeuralNet):
     first field is the total loss; every other field is recorded in the history
     per training batch; :func:`pretrain_callbacks` averages them per epoch
     under ``loss_<name>``. ``amp=True`` runs the forward pass and the loss
-    under bfloat16 autocast (for GPUs).
+    under bfloat16 autocast (for GPUs and CPUs with native bfloat16).
 
     Parameters
     ----------
@@ -126,8 +126,10 @@ class PretrainNet(NeuralNet):
 
     def _autocast(self) -> torch.autocast:
         """bfloat16 autocast of the forward pass and loss when ``amp`` (no loss scaling
-        is needed with bfloat16); meant for GPUs, where it pays: on CPUs without
-        bfloat16 matrix units it is several times slower."""
+        is needed with bfloat16). It pays on GPUs and on CPUs with native
+        bfloat16 instructions (AVX512_BF16 or AMX: about 1.5 times a training
+        step of the r1-like TSPulse, ``benchmarks/bench_train_speed.py``); on
+        CPUs without them it is several times slower."""
         device = torch.device(self.device).type
         return torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=self.amp)
 

@@ -730,8 +730,9 @@ def pretrain(
         training goes on from a shipped checkpoint when no run folder is left;
         give a new ``seed`` so that the data stream differs from its own.
     amp : bool
-        bfloat16 autocast of the forward pass and loss (for GPUs; slower on
-        most CPUs). Recorded in the plan: a run resumes with the same setting.
+        bfloat16 autocast of the forward pass and loss: faster on GPUs and on
+        CPUs with native bfloat16 (AVX512_BF16 or AMX), slower on other CPUs.
+        Recorded in the plan: a run resumes with the same setting.
     overwrite : bool
         Replace ``<output>.safetensors``/``.json`` when they exist but no run
         folder of this output accounts for them (another run's checkpoint);
