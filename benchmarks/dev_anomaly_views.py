@@ -11,7 +11,10 @@ anomaly development suite (``_anomaly_suite.py``) with the suite's protocol. The
 baseline (``series``) runs in the same process. A variant ending in ``:max`` also
 appends the maximum of the patch tokens to their average in the read-out
 (``pooling=("mean", "max")``, adopted by ``TSPulseEmbedder`` from
-``dev_embedding_pooling.py``).
+``dev_embedding_pooling.py``). A view ending in ``@P`` averages its features over
+``P`` patch phases: the window without its last ``k * patch_length // P`` points,
+``k = 0 .. P-1`` (``sslts.data.views.phase_shifts``; the classification read-out
+gained about 3 points from this, ``dev_embedding_shifts.py``).
 
 Writes ``<out>.csv`` (the suite's columns, ``method`` = ``TSPulse-default/<variant>``).
 
@@ -19,6 +22,7 @@ Run::
 
     python benchmarks/dev_anomaly_views.py --variants series series+diff series+half+diff
     python benchmarks/dev_anomaly_views.py --variants series series:max --out anomaly_suite_dev_pooling
+    python benchmarks/dev_anomaly_views.py --variants series series@4 --out anomaly_suite_dev_phases
 """
 
 from __future__ import annotations
@@ -33,11 +37,32 @@ from bench_anomaly_suite import score_item
 from sslts._validation import Panel
 from sslts.anomaly import _tspulse
 from sslts.anomaly._tspulse import TSPulseAnomalyDetector
-from sslts.data.views import panel_view
+from sslts.data.views import panel_view, phase_shifts
 from sslts.data.windows import SlidingWindows
 
 _ORIGINAL = TSPulseAnomalyDetector._embed
 _READOUT = _tspulse.semantic_pooled_embedding
+
+
+def phase_averaged(self, windows: SlidingWindows, n_phases: int) -> np.ndarray:
+    """Features of ``windows`` averaged over ``n_phases`` placements on the patch grid."""
+    patch = self.model_.config.patch_length
+    shifts = [k for k in phase_shifts(n_phases, patch) if windows.length - k >= 2]
+    return np.mean(
+        [
+            _ORIGINAL(
+                self,
+                SlidingWindows(
+                    windows.values[..., : windows.length - k],
+                    windows.observed[..., : windows.length - k],
+                    windows.starts,
+                    windows.n_timepoints,
+                ),
+            )
+            for k in shifts
+        ],
+        axis=0,
+    )
 
 
 def with_views(views: tuple[str, ...]):
@@ -46,6 +71,10 @@ def with_views(views: tuple[str, ...]):
     def embed(self, windows: SlidingWindows) -> np.ndarray:
         parts = []
         for view in views:
+            view, _, phases = view.partition("@")
+            if view == "series" and phases:
+                parts.append(phase_averaged(self, windows, int(phases)))
+                continue
             if view == "series":
                 parts.append(_ORIGINAL(self, windows))
                 continue

@@ -205,3 +205,25 @@ def test_linear_classification_head_averages_the_features_of_its_phases():
     head.n_phases = 4
     with pytest.raises(ValueError, match=r"expected \(batch, 4 phases \* views, channels, 64\)"):
         head.features(x)
+
+
+def test_bf16_autocast_keeps_the_residual_stream_in_float32_and_stays_close():
+    # Under bfloat16 autocast the products run in bfloat16, but the residual
+    # stream (and so every layer norm's input) must stay float32: summing into
+    # a bfloat16 buffer loses precision layer after layer and is slow.
+    cfg = TSPulseConfig(context_length=128, n_layers=3, n_registers=3)
+    torch.manual_seed(0)
+    model = TSPulse(cfg).eval()
+    x = torch.randn(40, 1, 128)
+    with torch.inference_mode():
+        reference = model.encode(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            fast = model.encode(x)
+    assert fast.dtype == torch.float32
+    assert (fast - reference).norm() / reference.norm() < 0.02
+    model.train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        trained = model.encode(x)
+    assert trained.dtype == torch.float32
+    trained.float().pow(2).mean().backward()
+    assert all(p.grad is None or p.grad.dtype == torch.float32 for p in model.parameters())
