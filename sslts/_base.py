@@ -249,17 +249,23 @@ class BaseTorchEstimator(CallbackSupportMixin, BaseEstimator):
     ) -> np.ndarray:
         """``fn`` over row batches of ``arrays`` (as tensors on the device), concatenated.
 
-        Runs under :func:`torch.inference_mode`; ``batch_size`` defaults to
+        Runs under :func:`torch.inference_mode` (and bfloat16 autocast for an
+        estimator with ``precision="bfloat16"``); ``batch_size`` defaults to
         the estimator's. ``fn`` returns one tensor per batch, with one row per
         input row.
         """
         device = self._device()
         step = batch_size or getattr(self, "batch_size", 256)
         parts = []
-        with torch.inference_mode():
+        with torch.inference_mode(), self._autocast(device):
             for batch in tensor_batches(arrays, step, device):
                 parts.append(fn(*batch).cpu().numpy())
         return np.concatenate(parts)
+
+    def _autocast(self, device: torch.device) -> torch.autocast:
+        """bfloat16 autocast of inference when the estimator has ``precision="bfloat16"``."""
+        enabled = getattr(self, "precision", "float32") == "bfloat16"
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
     def _infer_windows(
         self,

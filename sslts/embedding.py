@@ -122,6 +122,15 @@ class TSPulseEmbedder(
         Learning rate of fine-tuning (AdamW, cosine decay).
     batch_size : int, default=256
         Windows per forward pass (each window holds all channels).
+    precision : {"float32", "bfloat16"}, default="float32"
+        Arithmetic of the encoder's forward pass when embedding (fine-tuning
+        stays float32). ``"bfloat16"`` runs it under bfloat16 autocast: the
+        matrix products in bfloat16, the residual stream, normalisations and
+        outputs in float32. On GPUs and on CPUs with native bfloat16
+        instructions (AVX512_BF16 or AMX) it embeds about twice as fast
+        (``benchmarks/bench_embed_speed.py``), with features within about
+        1 % of float32's; on other CPUs it is slower. The default gives the
+        same features on every machine.
     device : str, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
     random_state : int, RandomState instance or None, default=None
@@ -180,6 +189,7 @@ class TSPulseEmbedder(
         "length_policy": [Options(LENGTH_POLICIES)],
         "views": [DistinctOptions(VIEWS)],
         "patch_phases": [Interval(Integral, 1, None, closed="left")],
+        "precision": [Options(("float32", "bfloat16"))],
     }
 
     def __init__(
@@ -196,6 +206,7 @@ class TSPulseEmbedder(
         max_epochs: int = 0,
         lr: float = 1e-3,
         batch_size: int = 256,
+        precision: str = "float32",
         device: str = "auto",
         random_state: Any = None,
         verbose: bool = False,
@@ -212,6 +223,7 @@ class TSPulseEmbedder(
         self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
+        self.precision = precision
         self.device = device
         self.random_state = random_state
         self.verbose = verbose

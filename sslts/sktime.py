@@ -124,6 +124,9 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
         Fine-tuning learning rate.
     batch_size : int, default=256
         Windows per forward pass.
+    precision : {"float32", "bfloat16"}, default="float32"
+        Arithmetic of the forward pass when embedding (bfloat16 autocast is
+        about twice as fast on GPUs and CPUs with native bfloat16).
     device : str, default="auto"
         Torch device, ``"auto"`` picks CUDA when available.
     random_state : int, RandomState instance or None, default=None
@@ -181,6 +184,7 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
         max_epochs: int = 0,
         lr: float = 1e-3,
         batch_size: int = 256,
+        precision: str = "float32",
         device: str = "auto",
         random_state: Any = None,
         verbose: bool = False,
@@ -197,6 +201,7 @@ class TSPulseTransformer(_SsltsAdapterMixin, BaseTransformer):
         self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
+        self.precision = precision
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -377,6 +382,8 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
         Fine-tuning learning rate.
     batch_size : int, default=256
         Forward passes per batch.
+    combine_channels : {"max", "mean"}, default="max"
+        How the standardised channel scores make one score per point.
     contamination : float, default=0.1
         Expected fraction of anomalies, in (0, 0.5]; sets the threshold.
     device : str, default="auto"
@@ -435,6 +442,7 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
         max_epochs: int = 0,
         lr: float = 1e-4,
         batch_size: int = 256,
+        combine_channels: str = "max",
         contamination: float = 0.1,
         device: str = "auto",
         random_state: Any = None,
@@ -448,6 +456,7 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
         self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
+        self.combine_channels = combine_channels
         self.contamination = contamination
         self.device = device
         self.random_state = random_state

@@ -436,3 +436,23 @@ def test_embedder_rejects_bad_pooling(panel, pooling):
 
     with pytest.raises(InvalidParameterError, match="pooling"):
         TSPulseEmbedder(pretrained=TINY, pooling=pooling).fit(panel)
+
+
+def test_bfloat16_precision_gives_float32_features_close_to_the_float32_ones(panel):
+    raw = {"pretrained": TINY, "standardize": False, "patch_phases": 2, "random_state": 0}
+    exact = TSPulseEmbedder(**raw).fit(panel).transform(panel)
+    fast_embedder = TSPulseEmbedder(**raw, precision="bfloat16").fit(panel)
+    fast = fast_embedder.transform(panel)
+    assert fast.dtype == np.float32 and fast.shape == exact.shape
+    assert np.isfinite(fast).all()
+    assert np.linalg.norm(fast - exact) / np.linalg.norm(exact) < 0.02
+    assert not np.array_equal(fast, exact)  # the products did run in bfloat16
+    # outside the estimator, torch's autocast state is left as it was
+    assert not torch.is_autocast_enabled("cpu")
+
+
+def test_embedder_rejects_an_unknown_precision(panel):
+    from sslts._params import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="precision"):
+        TSPulseEmbedder(pretrained=TINY, precision="float16").fit(panel)
