@@ -18,8 +18,8 @@ r1-like size), random weights, random data:
     The first case with the forward pass and the loss under bfloat16 autocast
     (weights, gradients and optimizer state stay float32), as
     ``sslts pretrain --amp`` trains. It pays on CPUs with native bfloat16
-    instructions (AVX512_BF16 or AMX; ``torch.ops.mkldnn._is_mkldnn_bf16_supported()``)
-    and on GPUs; elsewhere it is slower. Skipped with ``--no-bf16``.
+    instructions (AVX512_BF16 or AMX, listed in ``/proc/cpuinfo`` on Linux) and on
+    GPUs; elsewhere it is slower. Skipped with ``--no-bf16``.
 ``granite train step`` (the reference of the ratios)
     granite-tsfm's ``TSPulseForReconstruction`` configured r1-like as in
     ``bench_embed_speed.py`` (same depth choice: the encoder depth whose

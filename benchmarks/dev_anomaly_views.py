@@ -23,6 +23,11 @@ Run::
     python benchmarks/dev_anomaly_views.py --variants series series+diff series+half+diff
     python benchmarks/dev_anomaly_views.py --variants series series:max --out anomaly_suite_dev_pooling
     python benchmarks/dev_anomaly_views.py --variants series series@4 --out anomaly_suite_dev_phases
+    python benchmarks/dev_anomaly_views.py --variants series series@4 --halves report \
+        --out anomaly_suite_dev_phases_report
+
+``--halves report`` scores the report half, only to report a variant already chosen on
+the selection half.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
-from _anomaly_suite import suite_items
+from _anomaly_suite import HALVES, suite_items
 from _common import make_parser, write_csv
 from bench_anomaly_suite import score_item
 
@@ -99,6 +104,7 @@ def main() -> None:
     parser.add_argument(
         "--variants", nargs="+", default=["series", "series+diff", "series+half+diff"]
     )
+    parser.add_argument("--halves", nargs="+", default=["selection"], choices=HALVES)
     args = parser.parse_args()
     rows = []
     for variant in args.variants:
@@ -107,7 +113,7 @@ def main() -> None:
         if pooling:
             _tspulse.semantic_pooled_embedding = partial(_READOUT, pooling=("mean", pooling))
         try:
-            for item in suite_items(["uni"], ["selection"]):
+            for item in suite_items(["uni"], args.halves):
                 for row in score_item(item, ["TSPulse-default"], args.seed, args.threads):
                     rows.append({**row, "method": f"TSPulse-default/{variant}"})
         finally:
