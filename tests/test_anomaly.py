@@ -293,6 +293,7 @@ def test_input_errors(make):
         (_tspulse, {"smoothing_length": 0}, "'smoothing_length' parameter"),
         (_tspulse, {"max_epochs": -1}, "'max_epochs' parameter"),
         (_tspulse, {"batch_size": 0}, "'batch_size' parameter"),
+        (_tspulse, {"combine_channels": "sum"}, "'combine_channels' parameter"),
         (_tspulse_embedding, {"window": 1}, "'window' parameter"),
         (_tspulse_embedding, {"window": "period"}, "'window' parameter"),
     ],
@@ -539,6 +540,92 @@ def test_embedding_detects_level_and_amplitude_changes(change):
     # its location and log-scale make it stand out
     scores = det.decision_function(test)
     assert scores[1220:1380].min() > 3 * np.percentile(scores[:1000], 95)
+
+
+# ------------------------------------------- flat channels and combination
+def test_channel_spread_is_the_iqr_unless_it_is_rounding_noise():
+    from sslts.anomaly import channel_spread
+    from sslts.anomaly._base import robust_scale
+
+    rng = np.random.default_rng(0)
+    noisy = rng.normal(size=(500, 2)) * [1.0, 7.0]
+    np.testing.assert_allclose(channel_spread(noisy), robust_scale(noisy))
+    # rare events on a flat level: the IQR is 0 (or rounding noise), the std is not
+    rare = np.zeros(500)
+    rare[::50] = 1.0
+    jitter = 1.0 + 1e-7 * rng.normal(size=500)  # flat up to float32 rounding
+    raw = np.column_stack(
+        [noisy[:, 0], rare, rare + 1e-9 * rng.normal(size=500), jitter]
+    )
+    scale = channel_spread(raw)
+    assert scale[0] == pytest.approx(robust_scale(raw[:, :1])[0])
+    np.testing.assert_allclose(scale[1:3], 1.349 * rare.std())
+    # flat in both: the median spread of the other channels
+    assert scale[3] == pytest.approx(np.median(scale[:3]))
+    np.testing.assert_allclose(channel_spread(np.zeros((10, 3))), 1.0)
+
+
+def test_feature_scale_borrows_from_other_channels_where_flat():
+    from sslts.anomaly._tspulse import feature_scale
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(200, 3, 4)) * np.array([1.0, 2.0, 4.0])[None, :, None]
+    features[:, 1, 0] = 5.0 + 1e-6 * rng.normal(size=200)  # rounding noise on a level
+    features[:, :, 3] = 0.0  # flat in every channel
+    scale = feature_scale(features)
+    std = features.std(axis=0)
+    np.testing.assert_allclose(scale[[0, 2], :3], std[[0, 2], :3])
+    assert scale[1, 0] == pytest.approx(np.median(std[[0, 2], 0]))
+    np.testing.assert_allclose(scale[:, 3], 1.0)
+
+
+def _telemetry_with_flags(n=1600, fit=800):
+    """A telemetry-like channel and two command flags constant in the fit part.
+
+    Flag 1 is exactly constant, flag 2 constant up to rounding-size jitter
+    (1e-6); both step up by 1 for 200 points of the evaluation part.
+    """
+    rng = np.random.default_rng(0)
+    t = np.arange(n)
+    telemetry = np.sin(2 * np.pi * t / 25) + np.sin(2 * np.pi * t / 320)
+    telemetry += 0.05 * rng.normal(size=n)
+    flags = np.zeros((n, 2))
+    flags[:, 1] = 1.0 + 1e-6 * rng.normal(size=n)
+    flags[fit + 200 : fit + 400] += 1.0
+    X = np.column_stack([telemetry, flags])
+    return X[:fit], X[fit:]
+
+
+def test_embedding_scores_of_a_flat_channel_do_not_depend_on_rounding_noise():
+    fit, test = _telemetry_with_flags()
+    det = _tspulse_embedding().fit(fit)
+    channels = det.channel_scores(test)
+    assert np.isfinite(channels).all()
+    # the same step scores alike with or without the jitter: both channels are
+    # measured in the units of the channels that vary, not in units of the
+    # jitter (dividing by a spread of ~1e-7 gave scores of ~1e9 before)
+    exact, jittered = channels[150:450, 1].max(), channels[150:450, 2].max()
+    assert 0.1 < jittered / exact < 10
+    # the flags' window locations are flat: they take the telemetry's spread
+    for scale in det.embedding_scale_:
+        np.testing.assert_allclose(scale[1:, -2], scale[0, -2])
+
+
+@pytest.mark.parametrize("combine", ["max", "mean"])
+def test_combine_channels(combine):
+    X = _sine(n=400, period=16, noise=0.2, channels=3)
+    det = _tspulse_embedding(combine_channels=combine).fit(X)
+    test = _sine(n=300, period=16, noise=0.2, seed=4, channels=3)
+    channels = det.channel_scores(test)
+    expected = channels.max(axis=1) if combine == "max" else channels.mean(axis=1)
+    np.testing.assert_allclose(det.decision_function(test), expected)
+    fit_combined = getattr(det.channel_scores_, combine)(axis=1)
+    np.testing.assert_allclose(det.decision_scores_, fit_combined)
+    # one channel: every combination is the channel's score
+    uni = _tspulse_embedding(combine_channels=combine).fit(X[:, 0])
+    np.testing.assert_allclose(
+        uni.decision_function(test[:, 0]), uni.channel_scores(test[:, 0])[:, 0]
+    )
 
 
 # ------------------------------------------------ input gate and outputs

@@ -6,7 +6,7 @@ shape ``(n_timepoints,)`` or ``(n_timepoints, n_channels)``,
 ``contamination``), ``predict_proba`` and per-channel scores.
 """
 
-from sslts.anomaly._base import BaseSeriesDetector, estimate_period
+from sslts.anomaly._base import BaseSeriesDetector, channel_spread, estimate_period
 from sslts.anomaly._baselines import DeepSVDDAnomalyDetector, KMeansAnomalyDetector
 from sslts.anomaly._tspulse import TSPulseAnomalyDetector
 
@@ -15,5 +15,6 @@ __all__ = [
     "DeepSVDDAnomalyDetector",
     "KMeansAnomalyDetector",
     "TSPulseAnomalyDetector",
+    "channel_spread",
     "estimate_period",
 ]

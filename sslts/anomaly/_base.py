@@ -12,6 +12,10 @@ class turns those into one score per point:
    noise levels weigh the same;
 2. the point score is the **mean** of the standardised channel scores.
 
+A detector may replace either step (``_channel_scale``, ``_combine``):
+:class:`~sslts.anomaly.TSPulseAnomalyDetector` uses :func:`channel_spread`
+and, by default, the maximum over channels.
+
 The standardised per-channel scores are kept (:meth:`channel_scores`,
 ``channel_scores_``), so a user can see which channel raised an alarm.
 """
@@ -29,7 +33,16 @@ from sslts._base import BaseTorchEstimator
 from sslts._params import Interval, Options, check_choice, check_int
 from sslts._validation import Series
 
-__all__ = ["BaseSeriesDetector", "estimate_period", "resolve_window", "robust_scale"]
+__all__ = [
+    "BaseSeriesDetector",
+    "channel_spread",
+    "estimate_period",
+    "resolve_window",
+    "robust_scale",
+]
+
+#: a spread at most this fraction of ``1 + |level|`` is float32 rounding noise
+FLAT_TOLERANCE = 1e-4
 
 _PROBA_METHODS = ("linear", "unify")
 
@@ -53,7 +66,10 @@ class BaseSeriesDetector(BaseTorchEstimator):
     ``(n_timepoints, n_channels)``) and ``_raw_scores(series)`` (raw
     per-channel scores of any series). The base class standardises and
     combines channels (see the module docstring), sets the pyod attributes
-    and provides ``predict`` and ``predict_proba``. Every score it returns or
+    and provides ``predict`` and ``predict_proba``; ``_channel_scale(raw)``
+    (the per-channel scale of the fit scores, default :func:`robust_scale`)
+    and ``_combine(channel_scores)`` (one score per point, default the mean)
+    may be overridden. Every score it returns or
     stores is checked to be finite (a ``FloatingPointError`` otherwise).
 
     ``y`` is read only by detectors whose ``_uses_labels()`` is true (then
@@ -97,13 +113,21 @@ class BaseSeriesDetector(BaseTorchEstimator):
         """Learn what normal looks like from ``series`` and score it."""
         raw = self._fit_scorer(series, y)
         self.channel_center_ = np.median(raw, axis=0)
-        self.channel_scale_ = robust_scale(raw)
+        self.channel_scale_ = self._channel_scale(raw)
         self.channel_scores_ = self._finite(self._standardise(raw), "fit")
-        self.decision_scores_ = self._finite(self.channel_scores_.mean(axis=1), "fit")
+        self.decision_scores_ = self._finite(self._combine(self.channel_scores_), "fit")
         self.threshold_ = float(
             np.quantile(self.decision_scores_, 1.0 - self.contamination)
         )
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
+
+    def _channel_scale(self, raw: np.ndarray) -> np.ndarray:
+        """Per-channel scale of the fit series' raw scores ``(n_timepoints, n_channels)``."""
+        return robust_scale(raw)
+
+    def _combine(self, channel_scores: np.ndarray) -> np.ndarray:
+        """One score per point from the standardised channel scores: their mean."""
+        return channel_scores.mean(axis=1)
 
     def _uses_labels(self) -> bool:
         """Whether ``fit`` reads ``y`` (checked then); other detectors ignore it."""
@@ -168,14 +192,15 @@ class BaseSeriesDetector(BaseTorchEstimator):
         Returns
         -------
         ndarray of shape (n_timepoints,), float64
-            The mean over channels of :meth:`channel_scores`.
+            :meth:`channel_scores` combined over channels (their mean, unless
+            the detector says otherwise).
 
         Raises
         ------
         FloatingPointError
             If a score is not finite.
         """
-        scores = self._channel_scores(X, "decision_function").mean(axis=1)
+        scores = self._combine(self._channel_scores(X, "decision_function"))
         return self._finite(scores, "decision_function")
 
     def predict(self, X: Any) -> np.ndarray:
@@ -232,6 +257,44 @@ def robust_scale(raw: np.ndarray) -> np.ndarray:
     iqr = np.subtract(*np.percentile(raw, [75, 25], axis=0))
     median = np.abs(np.median(raw, axis=0))
     return np.where(iqr > 1e-12 * np.maximum(1.0, median), iqr, 1.0)
+
+
+def channel_spread(raw: np.ndarray) -> np.ndarray:
+    """Interquartile range of each column of ``raw``, made safe where it is noise.
+
+    A column whose IQR is at most ``1e-4 * (1 + |median|)`` is *flat*: its
+    values sit on one level up to float32 rounding (a channel constant in the
+    fit series, or one that changes in a few windows only), and dividing by
+    that IQR would blow rounding noise up into huge scores. A flat column
+    gets 1.349 standard deviations (the IQR of a normal distribution) when
+    those are not flat too, else the median spread of the other columns (1 if
+    every column is flat). A univariate series with a non-flat IQR is scaled
+    as by :func:`robust_scale`.
+
+    Parameters
+    ----------
+    raw : ndarray of shape (n_samples, n_columns)
+        Scores of the fit series, one column per channel.
+
+    Returns
+    -------
+    ndarray of shape (n_columns,)
+        Positive scales.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> raw = np.column_stack([np.arange(8.0), np.r_[np.zeros(7), 8.0], np.zeros(8)])
+    >>> channel_spread(raw).round(3)
+    array([3.5  , 3.569, 3.535])
+    """
+    tol = FLAT_TOLERANCE * (1.0 + np.abs(np.median(raw, axis=0)))
+    iqr = np.subtract(*np.percentile(raw, [75, 25], axis=0))
+    std = 1.349 * raw.std(axis=0)
+    scale = np.where(iqr > tol, iqr, std)
+    flat = (iqr <= tol) & (std <= tol)
+    others = np.median(scale[~flat]) if (~flat).any() else 1.0
+    return np.where(flat, others, scale)
 
 
 # ------------------------------------------------------------ window length
