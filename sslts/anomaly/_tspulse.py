@@ -139,9 +139,10 @@ class TSPulseAnomalyDetector(BaseSeriesDetector):
         Which score stream to use (see above). The default was chosen on the
         selection half of the project's anomaly development suite
         (``benchmarks/bench_anomaly_suite.py``): far ahead of the heads on
-        shape anomalies in quasi-periodic series and ahead of them on NAB. It
-        still trails window detectors that compare all channels at once on
-        sensor data with many command-flag channels (``docs/anomaly.md``).
+        shape anomalies in quasi-periodic series and ahead of them on NAB. On
+        sensor data with many command-flag channels it leads window detectors
+        that compare all channels at once on SMAP and still trails them on
+        MSL (``docs/anomaly.md``).
     window : int or "auto", default="auto"
         Length of the embedded windows (embedding modes only): at least 2, or
         ``"auto"``, one and two times the period estimated by
