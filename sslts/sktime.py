@@ -249,6 +249,9 @@ class TSPulseSktimeClassifier(_SsltsAdapterMixin, BaseClassifier):
         fixed schedule).
     patience : int, default=10
         Epochs without improvement before stopping.
+    precision : {"float32", "bfloat16"}, default="float32"
+        Arithmetic of the forward passes (bfloat16 autocast is about twice as
+        fast on GPUs and CPUs with native bfloat16).
     device : str, default="auto"
         Torch device.
     random_state : int, RandomState instance or None, default=None
@@ -307,6 +310,7 @@ class TSPulseSktimeClassifier(_SsltsAdapterMixin, BaseClassifier):
         mask_ratio: float = 0.0,
         validation_fraction: float | None = None,
         patience: int = 10,
+        precision: str = "float32",
         device: str = "auto",
         random_state: Any = None,
         verbose: bool = False,
@@ -323,6 +327,7 @@ class TSPulseSktimeClassifier(_SsltsAdapterMixin, BaseClassifier):
         self.mask_ratio = mask_ratio
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.precision = precision
         self.device = device
         self.random_state = random_state
         self.verbose = verbose

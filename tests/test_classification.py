@@ -98,6 +98,25 @@ def test_fit_predict_shapes_and_string_classes():
     assert 1 <= clf.best_epoch_ <= len(clf.history_) == 2
 
 
+def test_bfloat16_precision_trains_and_predicts_close_to_float32():
+    X, y = _two_class(n=24)
+    exact = TSPulseClassifier(**FAST, patch_phases=1).fit(X, y)
+    fast = TSPulseClassifier(**FAST, patch_phases=1, precision="bfloat16").fit(X, y)
+    assert [row["train_loss"] for row in fast.history_] != [
+        row["train_loss"] for row in exact.history_
+    ]  # the forward passes did run in bfloat16
+    np.testing.assert_allclose(
+        [row["train_loss"] for row in fast.history_],
+        [row["train_loss"] for row in exact.history_],
+        rtol=0.05,
+    )
+    proba = fast.predict_proba(X)
+    assert proba.dtype == np.float32 or proba.dtype == np.float64
+    np.testing.assert_allclose(proba, exact.predict_proba(X), atol=0.05)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert not torch.is_autocast_enabled("cpu")
+
+
 def test_learns_an_easy_problem():
     X, y = _two_class(n=64)
     X_test, y_test = _two_class(n=40, seed=1)
