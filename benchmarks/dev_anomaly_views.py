@@ -8,7 +8,8 @@ distance to the nearest fit window. The classification read-out gained from more
 embedded and their features concatenated, patched into
 ``TSPulseAnomalyDetector._embed``, and run on the univariate selection half of the
 anomaly development suite (``_anomaly_suite.py``) with the suite's protocol. The
-baseline (``series``) runs in the same process. A variant ending in ``:max`` also
+baseline (``series``: one reading of each window, the detector's read-out before
+``patch_phases``) runs in the same process. A variant ending in ``:max`` also
 appends the maximum of the patch tokens to their average in the read-out
 (``pooling=("mean", "max")``, adopted by ``TSPulseEmbedder`` from
 ``dev_embedding_pooling.py``). A view ending in ``@P`` averages its features over
@@ -45,7 +46,9 @@ from sslts.anomaly._tspulse import TSPulseAnomalyDetector
 from sslts.data.views import panel_view, phase_shifts
 from sslts.data.windows import SlidingWindows
 
-_ORIGINAL = TSPulseAnomalyDetector._embed
+# one reading of each window (the detector's own _embed averages its patch_phases_)
+_ORIGINAL = TSPulseAnomalyDetector._embed_once
+_PHASES_AVERAGED = TSPulseAnomalyDetector._embed
 _READOUT = _tspulse.semantic_pooled_embedding
 
 
@@ -53,21 +56,7 @@ def phase_averaged(self, windows: SlidingWindows, n_phases: int) -> np.ndarray:
     """Features of ``windows`` averaged over ``n_phases`` placements on the patch grid."""
     patch = self.model_.config.patch_length
     shifts = [k for k in phase_shifts(n_phases, patch) if windows.length - k >= 2]
-    return np.mean(
-        [
-            _ORIGINAL(
-                self,
-                SlidingWindows(
-                    windows.values[..., : windows.length - k],
-                    windows.observed[..., : windows.length - k],
-                    windows.starts,
-                    windows.n_timepoints,
-                ),
-            )
-            for k in shifts
-        ],
-        axis=0,
-    )
+    return np.mean([_ORIGINAL(self, windows.without_last(k)) for k in shifts], axis=0)
 
 
 def with_views(views: tuple[str, ...]):
@@ -117,7 +106,7 @@ def main() -> None:
                 for row in score_item(item, ["TSPulse-default"], args.seed, args.threads):
                     rows.append({**row, "method": f"TSPulse-default/{variant}"})
         finally:
-            TSPulseAnomalyDetector._embed = _ORIGINAL
+            TSPulseAnomalyDetector._embed = _PHASES_AVERAGED
             _tspulse.semantic_pooled_embedding = _READOUT
         scores = [float(r["VUS-PR"]) for r in rows if r["method"].endswith(f"/{variant}")]
         print(f"{variant}: {len(scores)} series, mean VUS-PR {np.mean(scores):.3f}", flush=True)

@@ -628,6 +628,45 @@ def test_combine_channels(combine):
     )
 
 
+def test_patch_phases_auto_is_four_for_one_channel_and_one_for_several():
+    assert _tspulse_embedding().fit(_sine(n=300, period=16)).patch_phases_ == 4
+    multi = _tspulse_embedding().fit(_sine(n=300, period=16, channels=2))
+    assert multi.patch_phases_ == 1
+    assert _tspulse_embedding(patch_phases=2).fit(_sine(n=300, period=16)).patch_phases_ == 2
+
+
+def test_patch_phases_average_the_features_of_shortened_windows():
+    x = _sine(n=300, period=16, noise=0.1)
+    det = _tspulse_embedding(patch_phases=4).fit(x)
+    windows = sliding_windows(check_series(x, estimator=det, reset=False), 16, 4)
+    expected = np.mean(
+        [det._embed_once(windows.without_last(k)) for k in (0, 2, 4, 6)], axis=0
+    )
+    np.testing.assert_allclose(det._embed(windows), expected, rtol=1e-6)
+    one = _tspulse_embedding(patch_phases=1).fit(x)
+    np.testing.assert_allclose(one._embed(windows), one._embed_once(windows))
+    assert not np.allclose(det.decision_scores_, one.decision_scores_)
+
+
+@pytest.mark.parametrize("phases", [0, 9, "some", 2.5])
+def test_bad_patch_phases_raise_errors_naming_the_parameter(phases):
+    error = ValueError if phases == 9 else InvalidParameterError  # 9 > patch_length
+    with pytest.raises(error, match="patch_phases"):
+        _tspulse_embedding(patch_phases=phases).fit(_sine(n=300, period=16))
+
+
+def test_sliding_windows_without_last_points():
+    det = _tspulse_embedding().fit(_sine(n=300, period=16))
+    windows = sliding_windows(check_series(_sine(n=100), estimator=det, reset=False), 20, 5)
+    short = windows.without_last(3)
+    assert short.length == 17
+    np.testing.assert_array_equal(short.values, windows.values[..., :17])
+    np.testing.assert_array_equal(short.starts, windows.starts)
+    assert windows.without_last(0).length == 20
+    with pytest.raises(ValueError, match="n_points"):
+        windows.without_last(20)
+
+
 # ------------------------------------------------ input gate and outputs
 @pytest.mark.parametrize("make", FACTORIES, ids=IDS)
 def test_wide_2d_input_is_refused_with_a_clear_message(make):

@@ -229,6 +229,23 @@ class SlidingWindows:
     def length(self) -> int:
         return self.values.shape[-1]
 
+    def without_last(self, n_points: int) -> SlidingWindows:
+        """The same windows without their last ``n_points`` points (same starts).
+
+        Left-padded into the encoder's context, a shortened window meets the
+        patch grid ``n_points`` later (one of the patch phases the embedding
+        read-outs average over).
+        """
+        if not 0 <= n_points < self.length:
+            raise ValueError(
+                f"n_points must be in [0, {self.length}) for windows of "
+                f"{self.length} points, got {n_points}"
+            )
+        end = self.length - n_points
+        return SlidingWindows(
+            self.values[..., :end], self.observed[..., :end], self.starts, self.n_timepoints
+        )
+
 
 def sliding_windows(series: Series, length: int, stride: int) -> SlidingWindows:
     """Cut ``series`` into windows of ``length`` points, ``stride`` apart.
