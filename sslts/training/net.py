@@ -127,7 +127,7 @@ class PretrainNet(NeuralNet):
     def _autocast(self) -> torch.autocast:
         """bfloat16 autocast of the forward pass and loss when ``amp`` (no loss scaling
         is needed with bfloat16). It pays on GPUs and on CPUs with native
-        bfloat16 instructions (AVX512_BF16 or AMX: about 1.5 times a training
+        bfloat16 instructions (AVX512_BF16 or AMX: about 1.8 times a training
         step of the r1-like TSPulse, ``benchmarks/bench_train_speed.py``); on
         CPUs without them it is several times slower."""
         device = torch.device(self.device).type
