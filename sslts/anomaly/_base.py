@@ -268,8 +268,8 @@ def channel_spread(raw: np.ndarray) -> np.ndarray:
     that IQR would blow rounding noise up into huge scores. A flat column
     gets 1.349 standard deviations (the IQR of a normal distribution) when
     those are not flat too, else the median spread of the other columns (1 if
-    every column is flat). A univariate series with a non-flat IQR is scaled
-    as by :func:`robust_scale`.
+    every column is flat). A column whose IQR is not flat is scaled as by
+    :func:`robust_scale`.
 
     Parameters
     ----------
