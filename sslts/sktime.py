@@ -389,6 +389,9 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
         Forward passes per batch.
     combine_channels : {"max", "mean"}, default="max"
         How the standardised channel scores make one score per point.
+    patch_phases : int or "auto", default="auto"
+        Patch phases each embedded window's features are averaged over
+        (``"auto"``: 4 for one channel, 1 for several).
     contamination : float, default=0.1
         Expected fraction of anomalies, in (0, 0.5]; sets the threshold.
     device : str, default="auto"
@@ -448,6 +451,7 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
         lr: float = 1e-4,
         batch_size: int = 256,
         combine_channels: str = "max",
+        patch_phases: int | str = "auto",
         contamination: float = 0.1,
         device: str = "auto",
         random_state: Any = None,
@@ -462,6 +466,7 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
         self.lr = lr
         self.batch_size = batch_size
         self.combine_channels = combine_channels
+        self.patch_phases = patch_phases
         self.contamination = contamination
         self.device = device
         self.random_state = random_state

@@ -464,9 +464,10 @@ def test_embedding_reference_is_clustered_when_the_fit_series_is_long(monkeypatc
 
 def test_embedding_channels_are_independent():
     x = _sine(n=400, period=16, noise=0.1, channels=2)
-    det = _tspulse_embedding().fit(x)
+    # the same patch phases for both ("auto" reads one channel at 4, several at 1)
+    det = _tspulse_embedding(patch_phases=2).fit(x)
     test = _sine(n=300, period=16, noise=0.1, seed=3, channels=2)
-    alone = _tspulse_embedding().fit(x[:, :1])
+    alone = _tspulse_embedding(patch_phases=2).fit(x[:, :1])
     np.testing.assert_allclose(
         det.channel_scores(test)[:, 0], alone.channel_scores(test[:, :1])[:, 0],
         rtol=1e-5, atol=1e-6,
@@ -751,7 +752,7 @@ def test_embedding_mode_when_the_window_equals_the_channel_count():
     scores = det.channel_scores(X)
     assert scores.shape == (200, 16) and np.isfinite(scores).all()
     # per-window distances were spread per channel, not read as window points
-    alone = _tspulse_embedding(window=16).fit(X[:, :1])
+    alone = _tspulse_embedding(window=16, patch_phases=1).fit(X[:, :1])
     np.testing.assert_allclose(
         det.channel_scores_[:, 0], alone.channel_scores_[:, 0], rtol=1e-5, atol=1e-6
     )
