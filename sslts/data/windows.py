@@ -235,6 +235,21 @@ class SlidingWindows:
         Left-padded into the encoder's context, a shortened window meets the
         patch grid ``n_points`` later (one of the patch phases the embedding
         read-outs average over).
+
+        Parameters
+        ----------
+        n_points : int
+            Points dropped from the end of every window, in ``[0, length)``.
+
+        Returns
+        -------
+        SlidingWindows
+            Windows of ``length - n_points`` points with the same starts.
+
+        Raises
+        ------
+        ValueError
+            If ``n_points`` is outside ``[0, length)``.
         """
         if not 0 <= n_points < self.length:
             raise ValueError(
