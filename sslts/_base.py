@@ -53,7 +53,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback
 
 from sslts._params import Interval, Options, validate_params
-from sslts._torch import resolve_device, seeded, tensor_batches
+from sslts._torch import bf16_autocast, resolve_device, seeded, tensor_batches
 from sslts._validation import (
     Panel,
     Series,
@@ -257,15 +257,11 @@ class BaseTorchEstimator(CallbackSupportMixin, BaseEstimator):
         device = self._device()
         step = batch_size or getattr(self, "batch_size", 256)
         parts = []
-        with torch.inference_mode(), self._autocast(device):
+        bf16 = getattr(self, "precision", "float32") == "bfloat16"
+        with torch.inference_mode(), bf16_autocast(device, bf16):
             for batch in tensor_batches(arrays, step, device):
                 parts.append(fn(*batch).cpu().numpy())
         return np.concatenate(parts)
-
-    def _autocast(self, device: torch.device) -> torch.autocast:
-        """bfloat16 autocast of inference when the estimator has ``precision="bfloat16"``."""
-        enabled = getattr(self, "precision", "float32") == "bfloat16"
-        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
     def _infer_windows(
         self,

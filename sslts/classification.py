@@ -25,6 +25,7 @@ from skorch.helper import predefined_split
 
 from sslts._base import BaseTorchEstimator, epoch_history
 from sslts._params import DistinctOptions, Interval, Options
+from sslts._torch import bf16_autocast
 from sslts._validation import Panel
 from sslts.data.views import VIEWS, drop_last, panel_view, phase_shifts
 from sslts.data.windows import context_windows, pool_windows
@@ -75,8 +76,7 @@ class _PenalisedClassifier(NeuralNetClassifier):
         self.amp = amp
 
     def infer(self, x, **fit_params):
-        device = torch.device(self.device).type
-        with torch.autocast(device, dtype=torch.bfloat16, enabled=self.amp):
+        with bf16_autocast(self.device, self.amp):
             return super().infer(x, **fit_params).float()
 
     def get_loss(self, y_pred, y_true, X=None, training=False):

@@ -17,6 +17,7 @@ from skorch.callbacks import (
 from skorch.utils import to_device, to_tensor
 from torch.utils.data import DataLoader
 
+from sslts._torch import bf16_autocast
 from sslts.models._random import active_generator
 from sslts.training.ema import EMATarget, ObjectiveProgress
 from sslts.training.monitoring import CollapseMonitor
@@ -130,8 +131,7 @@ class PretrainNet(NeuralNet):
         bfloat16 instructions (AVX512_BF16 or AMX: about 1.8 times a training
         step of the r1-like TSPulse, ``benchmarks/bench_train_speed.py``); on
         CPUs without them it is several times slower."""
-        device = torch.device(self.device).type
-        return torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=self.amp)
+        return bf16_autocast(self.device, self.amp)
 
     def initialize_module(self) -> PretrainNet:
         """Build the module; with ``distributed=True`` also its data-parallel wrapper.
