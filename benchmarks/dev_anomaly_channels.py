@@ -42,12 +42,23 @@ the other channels' median spread (``std~``); then the maximum over channels
 0.453, 13/0/1 against ``mean``; SMAP 0.489, 18/2/7; TSB-AD-M 0.973);
 ``pooled+std~``: 0.455; simpler rules (flat-channel floors alone, excluding
 or down-weighting constant channels, clipping, ECDF surprise, top-3) stay
-below 0.41. Run::
+below 0.41.
+
+Also tried on the selection half and rejected: the joint distance of all channels
+(their standardised window features side by side, nearest fit window), meant for
+anomalies in how channels combine, which per-channel scores cannot see (MSL,
+where aeon's KMeansAD on joint raw windows leads). As one more channel under the
+maximum 0.463 against 0.489 (MSL 0.434 vs 0.453, SMAP 0.459 vs 0.489); averaged
+with the channels' maximum 0.468; alone 0.429 (rules ``*joint*``, results in
+``benchmarks/results/anomaly_channels_joint_selection.csv``, command below with ``--rules``). Run::
 
     OMP_NUM_THREADS=1 nice -n 5 python benchmarks/dev_anomaly_channels.py cache --halves selection
     python benchmarks/dev_anomaly_channels.py evaluate --halves selection
     OMP_NUM_THREADS=1 nice -n 5 python benchmarks/dev_anomaly_channels.py cache --halves report
     python benchmarks/dev_anomaly_channels.py evaluate
+    python benchmarks/dev_anomaly_channels.py evaluate --halves selection --rules \
+        pooled+std~+max pooled+std~+max+joint pooled+std~+mean+joint \
+        pooled+std~+joint-only pooled+std~+max-avg-joint --out benchmarks/results/anomaly_channels_joint_selection
 """
 
 from __future__ import annotations
@@ -198,14 +209,48 @@ def channel_distances(
     )
 
 
-def distances(data, policy: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-length point distances ``(n_lengths, n, channels)`` under a feature policy."""
-    if policy == "abs":  # the detector's own, as cached
+def joint_distances(
+    fit_features, eval_features, fit_windows, eval_windows, policy, seed
+) -> tuple[np.ndarray, np.ndarray]:
+    """Point distances to the nearest fit window of all channels' standardised window
+    features side by side (one column): what no single channel sees."""
+    from sklearn.cluster import KMeans
+    from sklearn.neighbors import NearestNeighbors
+
+    from sslts.anomaly._tspulse import _MAX_REFERENCES, nearest_other
+    from sslts.data.windows import points_from_windows
+
+    mean, scale = fit_features.mean(axis=0), feature_scale(fit_features, policy)
+    reference = ((fit_features - mean) / scale).reshape(len(fit_features), -1)
+    query = ((eval_features - mean) / scale).reshape(len(eval_features), -1)
+    fit_query = reference
+    if len(reference) > _MAX_REFERENCES:
+        reference = (
+            KMeans(_MAX_REFERENCES, n_init=1, random_state=seed)
+            .fit(reference)
+            .cluster_centers_
+        )
+    index = NearestNeighbors(n_neighbors=min(2, len(reference))).fit(reference)
+    return (
+        points_from_windows(nearest_other(index, fit_query)[:, None], fit_windows,
+                            per="window"),
+        points_from_windows(nearest_other(index, query)[:, None], eval_windows,
+                            per="window"),
+    )
+
+
+def distances(
+    data, policy: str, seed: int, joint: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-length point distances ``(n_lengths, n, channels)`` under a feature policy;
+    ``joint`` appends one column, the joint distance of all channels."""
+    if policy == "abs" and not joint:  # the detector's own, as cached
         return data["fit_distances"], data["eval_distances"]
     lengths = [int(n) for n in data["windows"]]
     fit, values = data["fit"], data["values"]
+    measure = joint_distances if joint else channel_distances
     pairs = [
-        channel_distances(
+        measure(
             data[f"features_{i}"],
             data[f"features_{i + len(lengths)}"],
             window_points(fit, n),
@@ -306,6 +351,20 @@ def combine(fit_z, eval_z, how: str, weights: np.ndarray) -> np.ndarray:
     return eval_z @ (weights / weights.sum())
 
 
+def combine_joint(fit_z, eval_z, joint_fit, joint_eval, how: str, weights):
+    """Channel scores and the joint score ``(n, 1)`` into one score per point.
+
+    ``"max"``/``"mean"``: the joint score as one more channel; ``"only"``: the joint
+    score alone; ``"maxavg"``: the mean of the channels' maximum and the joint score.
+    """
+    if how == "only":
+        return joint_eval[:, 0]
+    if how == "maxavg":
+        return 0.5 * (eval_z.max(axis=1) + joint_eval[:, 0])
+    both = np.hstack([eval_z, joint_eval])
+    return combine(np.hstack([fit_z, joint_fit]), both, how, np.append(weights, 1.0))
+
+
 def channel_weights(fit: np.ndarray, fit_dist: np.ndarray, how: str) -> np.ndarray:
     """Label-free channel weights from the fit part.
 
@@ -378,6 +437,11 @@ RULES = {
     "pooled:1e-5+std~+max": ("pooled:1e-5", "std~", "equal", "max"),
     "reltol+std~": ("reltol", "std~", "equal", "mean"),
     "reltol+std~+max": ("reltol", "std~", "equal", "max"),
+    # the joint distance of all channels as one more column (":joint"), or alone
+    "pooled+std~+max+joint": ("pooled", "std~", "equal", "max:joint"),
+    "pooled+std~+mean+joint": ("pooled", "std~", "equal", "mean:joint"),
+    "pooled+std~+joint-only": ("pooled", "std~", "equal", "only:joint"),
+    "pooled+std~+max-avg-joint": ("pooled", "std~", "equal", "maxavg:joint"),
 }
 
 
@@ -407,7 +471,16 @@ def evaluate_file(path: Path, seed: int, rules=()) -> list[dict]:
         fit_dist, eval_dist = cache[policy]
         fit_z, eval_z = channel_z(fit_dist, eval_dist, fallback)
         weights = channel_weights(data["fit"], fit_dist, weighting)
-        scores = combine(fit_z, eval_z, how, weights)
+        how, _, joint = how.partition(":")
+        if joint:
+            if (policy, "joint") not in cache:
+                cache[policy, "joint"] = channel_z(
+                    *distances(data, policy, seed, joint=True), fallback
+                )
+            joint_fit, joint_eval = cache[policy, "joint"]
+            scores = combine_joint(fit_z, eval_z, joint_fit, joint_eval, how, weights)
+        else:
+            scores = combine(fit_z, eval_z, how, weights)
         if rule == "mean" and not np.allclose(
             scores, data["eval_scores"], rtol=1e-9, atol=1e-9
         ):
