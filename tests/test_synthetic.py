@@ -171,11 +171,13 @@ def test_standardize_handles_constant_and_tiny_series():
 
 @pytest.mark.parametrize("name", sorted(syn._ACTIVATIONS))
 def test_activation(name):
-    rng = np.random.default_rng(0)
+    u = np.random.default_rng(0).random((1, syn._ACTIVATION_PARAMS))
     v = np.linspace(-6, 6, 241)
-    y = syn._ACTIVATIONS[name](v, rng)
+    y = syn._ACTIVATIONS[name](v[None], u)[0]
     assert y.shape == v.shape
-    assert np.isfinite(syn._ACTIVATIONS[name](np.linspace(-1e4, 1e4, 101), rng)).all()
+    assert np.isfinite(
+        syn._ACTIVATIONS[name](np.linspace(-1e4, 1e4, 101)[None], u)
+    ).all()
     pos, neg = v > 0, v < 0
     if name == "linear":
         slope, intercept = np.polyfit(v, y, 1)
@@ -357,6 +359,58 @@ def test_share_ranks_respects_budget_and_favours_slow_spectra():
     # The flat spectrum keeps all its columns; 4 of the fast one hold 94%.
     assert syn._share_ranks([fast / fast[-1], flat], budget=400) == [4, 100]
     assert syn._share_ranks([fast / fast[-1]], budget=10**6) == [39]
+
+
+# ------------------------------------------------------------- distribution
+
+
+def node_by_node_cauker(gen: CauKer, rng: np.random.Generator) -> np.ndarray:
+    """One CauKer draw by the definition, one node at a time (no vectorisation)."""
+    x = syn._grid(gen.length)
+    activations = list(syn._ACTIVATIONS.values())
+    nodes = np.empty((gen.n_nodes, gen.length))
+    for i in range(gen.n_nodes):
+        n_parents = rng.integers(min(i, gen.max_parents) + 1)
+        if n_parents == 0:
+            value = syn._cauker_root(x, gen.max_kernels, rng)
+        else:
+            parents = nodes[rng.permutation(i)[:n_parents]]
+            pre = rng.standard_normal(n_parents) @ parents + rng.standard_normal()
+            u = rng.random((1, syn._ACTIVATION_PARAMS))
+            value = activations[rng.integers(len(activations))](pre[None], u)[0]
+        nodes[i] = syn._standardize(value)
+    return nodes[rng.permutation(gen.n_nodes)[: gen.n_outputs]]
+
+
+def series_statistics(x: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-series summaries of standardised series ``(n, length)``."""
+    constant = x.std(axis=-1) == 0
+    varying = x[~constant]
+    diff_std = np.diff(varying, axis=-1).std(axis=-1)
+    lag1 = np.mean(varying[:, 1:] * varying[:, :-1], axis=-1)
+    return {
+        "diff_std": diff_std,
+        "lag1_autocorrelation": lag1,
+        "max_abs": np.abs(varying).max(axis=-1),
+        "constant": constant.astype(float),
+    }
+
+
+def test_vectorised_cauker_matches_the_node_by_node_definition():
+    from scipy import stats
+
+    # One series per DAG, so that the samples are independent.
+    gen = CauKer(length=96, random_state=0)
+    fast = gen.generate(4 * 1500)[::4].astype(np.float64)
+    rng = np.random.default_rng(12345)
+    slow = np.stack([node_by_node_cauker(gen, rng)[0] for _ in range(1500)])
+    fast_stats, slow_stats = series_statistics(fast), series_statistics(slow)
+    for name in fast_stats:
+        a, b = fast_stats[name], slow_stats[name]
+        se = np.sqrt(a.var() / len(a) + b.var() / len(b))
+        assert abs(a.mean() - b.mean()) < 4 * se + 1e-3, name
+        if name != "constant":
+            assert stats.ks_2samp(a, b).pvalue > 1e-3, name
 
 
 # --------------------------------------------------------------- multivariate

@@ -40,8 +40,10 @@ products of bank kernels, e.g. ``(A + B) * C = A*C + B*C``.
   eigenpairs holding less than 1e-9 of the trace are dropped, so smooth kernels
   keep at most about 25 columns. A product ``K1 * K2 * ...`` equals ``G G^T``,
   where ``G`` is the row-wise Kronecker (Khatri-Rao) product of the ``Fi``, so
-  ``z = G xi`` is an exact sample. It is computed by one matrix product at a
-  cost of ``length * prod(rank_i)``.
+  ``z = G xi`` is an exact sample. It is computed at a cost of ``length *
+  prod(rank_i)`` by one matrix product of balanced shape: the factors are split
+  into two groups of about equal rank, with Khatri-Rao products ``A`` and
+  ``B``, and ``z[n] = A[n] Xi B[n]^T`` for a standard normal matrix ``Xi``.
 * **Approximation.** When ``prod(rank_i)`` exceeds 16384, the ranks are
   shared out greedily to keep as much of each factor's variance as possible
   (:func:`_share_ranks`), and the variance that is dropped, ``diag(K) -
@@ -58,6 +60,16 @@ generator, seeded by ``SeedSequence(entropy, spawn_key=(j,))``, which is the
 ``j``-th child of ``SeedSequence(random_state).spawn``. Draws are computed
 independently of each other, so the output does not depend on how generation is
 split into calls, on ``start`` or on ``n_jobs``.
+
+Speed
+-----
+At ``length=512`` on one core, CauKer makes about 2,600-2,900 series/s and
+KernelSynth about 5,000 (``benchmarks/bench_generation.py`` on a shared machine). CauKer draws
+everything random in a DAG first (structure, weights, activations, roots), then
+evaluates a block of DAGs together, node by node, so that the per-node Python
+overhead is shared by the block. The rest of the time is spent sampling the
+roots' Gaussian processes, mostly in the matrix products of products with many
+Khatri-Rao columns.
 """
 
 from __future__ import annotations
@@ -67,7 +79,7 @@ import itertools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -169,8 +181,28 @@ _KERNEL_BANK: tuple[_Kernel, ...] = (
 )
 
 
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """``array``, made read-only so that a cached value cannot be changed."""
+    array.setflags(write=False)
+    return array
+
+
+@functools.lru_cache(maxsize=None)
 def _grid(length: int) -> np.ndarray:
-    return np.linspace(0.0, 1.0, length)
+    """Read-only ``linspace(0, 1, length)``."""
+    return _read_only(np.linspace(0.0, 1.0, length))
+
+
+@functools.lru_cache(maxsize=None)
+def _lag_covariance(kernel: _Kernel, length: int) -> np.ndarray:
+    """Read-only covariance of a stationary kernel between grid point 0 and each point."""
+    return _read_only(_STATIONARY[kernel.kind](_grid(length), kernel.param))
+
+
+@functools.lru_cache(maxsize=None)
+def _kernel_variance(kernel: _Kernel, length: int) -> np.ndarray:
+    """Read-only diagonal of the kernel's covariance matrix on the grid."""
+    return _read_only(kernel.diagonal(_grid(length)))
 
 
 @functools.lru_cache(maxsize=None)
@@ -180,9 +212,16 @@ def _kernel_factor(kernel: _Kernel, length: int) -> np.ndarray:
     eigval = np.clip(eigval[::-1], 0.0, None)
     tail = np.cumsum(eigval[::-1])[::-1]  # tail[r] = sum of eigval[r:]
     rank = max(1, int(np.count_nonzero(tail > _EIG_TAIL * tail[0])))
-    factor = np.ascontiguousarray(eigvec[:, ::-1][:, :rank] * np.sqrt(eigval[:rank]))
-    factor.setflags(write=False)
-    return factor
+    return _read_only(
+        np.ascontiguousarray(eigvec[:, ::-1][:, :rank] * np.sqrt(eigval[:rank]))
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def _factor_variance(kernel: _Kernel, length: int) -> np.ndarray:
+    """Read-only diagonal of ``F F^T`` for the kernel's factor ``F``."""
+    factor = _kernel_factor(kernel, length)
+    return _read_only(np.einsum("ij,ij->i", factor, factor))
 
 
 def _share_ranks(captured: Sequence[np.ndarray], budget: int) -> list[int]:
@@ -208,31 +247,46 @@ def _share_ranks(captured: Sequence[np.ndarray], budget: int) -> list[int]:
 
 
 def _circulant_spectrum(kernels: Sequence[_Kernel], length: int) -> np.ndarray | None:
-    """Scaled root spectrum of the circulant embedding of a stationary product.
+    """Scaled root half-spectrum of the circulant embedding of a stationary product.
 
     The covariance ``c(|i - j|)`` of the product is embedded in a circulant
-    matrix of size ``m = 2 (length - 1)``, whose eigenvalues are the FFT of
-    ``c(0), ..., c(length - 1), c(length - 2), ..., c(1)``. Returns
-    ``sqrt(eigenvalues / m)``, or ``None`` when FFT sampling would not be
-    exact: the product is not stationary, or the embedding is not PSD (its
-    negative eigenvalues exceed ``_EIG_TAIL`` of the spectrum's mass).
+    matrix of size ``m = 2 (length - 1)``, whose eigenvalues ``lambda_k`` are
+    the FFT of ``c(0), ..., c(length - 1), c(length - 2), ..., c(1)`` and are
+    symmetric (``lambda_k = lambda_{m-k}``). Returns the weights ``w_k`` of
+    frequencies ``k = 0, ..., m / 2`` used by :func:`_circulant_sample`:
+    ``sqrt(m lambda_k)``, divided by ``sqrt(2)`` for the frequencies that
+    stand for two (all but ``0`` and ``m / 2``). Returns ``None`` when FFT
+    sampling would not be exact: the product is not stationary, or the
+    embedding is not PSD (its negative eigenvalues exceed ``_EIG_TAIL`` of the
+    spectrum's mass).
     """
     if any(k.kind == "dot_product" for k in kernels):
         return None
-    lags = _grid(length)  # distances to the first grid point
-    row = np.prod([_STATIONARY[k.kind](lags, k.param) for k in kernels], axis=0)
-    eigval = np.fft.fft(np.concatenate([row, row[-2:0:-1]])).real
-    if -eigval[eigval < 0].sum() > _EIG_TAIL * np.abs(eigval).sum():
+    row = np.prod([_lag_covariance(k, length) for k in kernels], axis=0)
+    eigval = np.fft.rfft(np.concatenate([row, row[-2:0:-1]])).real
+    multiplicity = np.full(length, 2.0)
+    multiplicity[[0, -1]] = 1.0
+    if -np.sum(multiplicity * np.minimum(eigval, 0.0)) > _EIG_TAIL * np.sum(
+        multiplicity * np.abs(eigval)
+    ):
         return None
-    return np.sqrt(np.clip(eigval, 0.0, None) / len(eigval))
+    m = 2 * (length - 1)
+    return np.sqrt(np.clip(eigval, 0.0, None) * m / multiplicity)
 
 
 def _circulant_sample(
     spectrum: np.ndarray, length: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """Exact sample of the stationary covariance embedded with ``spectrum``."""
+    """Exact sample of the stationary covariance embedded with ``spectrum``.
+
+    The real part of the FFT of ``sqrt(lambda / m) (a + i b)`` (``a``, ``b``
+    standard normal) is an exact sample. Pairing frequencies ``k`` and ``m -
+    k``, which have the same eigenvalue, gives the same distribution from half
+    as many normals, by one inverse real FFT.
+    """
     noise = rng.standard_normal((2, len(spectrum)))
-    return np.fft.fft(spectrum * (noise[0] + 1j * noise[1]))[:length].real
+    coefficients = spectrum * (noise[0] + 1j * noise[1])
+    return np.fft.irfft(coefficients, 2 * (length - 1))[:length]
 
 
 def _truncated_factors(
@@ -246,8 +300,7 @@ def _truncated_factors(
     which is diagonal. The noise restores the variance that truncation drops
     (``None`` when negligible), so that marginal variances are exact.
     """
-    x = _grid(length)
-    variance = np.prod([k.diagonal(x) for k in kernels], axis=0)
+    variance = np.prod([_kernel_variance(k, length) for k in kernels], axis=0)
     if any(k.kind == "white" for k in kernels):
         return (), np.sqrt(variance)
     factors = [_kernel_factor(k, length) for k in kernels]
@@ -255,34 +308,87 @@ def _truncated_factors(
         energy = [np.cumsum(np.einsum("ij,ij->j", f, f)) for f in factors]
         ranks = _share_ranks([e / e[-1] for e in energy], _MAX_PRODUCT_RANK)
         factors = [f[:, :r] for f, r in zip(factors, ranks)]
+        captured = np.prod([np.einsum("ij,ij->i", f, f) for f in factors], axis=0)
+    else:
+        captured = np.prod([_factor_variance(k, length) for k in kernels], axis=0)
     factors.sort(key=lambda f: -f.shape[1])
-    captured = np.prod([np.einsum("ij,ij->i", f, f) for f in factors], axis=0)
     residual = variance - captured
     if np.all(residual <= _RESIDUAL_FLOOR * variance):
         return tuple(factors), None
     return tuple(factors), np.sqrt(np.clip(residual, 0.0, None))
 
 
-def _khatri_rao_sample(
+def _row_kronecker(factors: Sequence[np.ndarray], length: int) -> np.ndarray:
+    """Row-wise Kronecker (Khatri-Rao) product of ``factors``; a column of ones if none.
+
+    Parameters
+    ----------
+    factors : sequence of ndarray of shape (length, rank_i)
+        Factors to combine.
+    length : int
+        Number of rows.
+
+    Returns
+    -------
+    ndarray of shape (length, prod(rank_i))
+        Row ``n`` is the Kronecker product of the factors' rows ``n``.
+    """
+    if not factors:
+        return np.ones((length, 1))
+    face, *rest = factors
+    for factor in rest:
+        face = (face[:, :, None] * factor[:, None, :]).reshape(length, -1)
+    return face
+
+
+def _split_factors(
     factors: Sequence[np.ndarray],
+) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """Two groups of factors whose products of ranks are about equal.
+
+    Factors are taken by decreasing rank, each into the group whose product of
+    ranks is smaller so far.
+
+    Parameters
+    ----------
+    factors : sequence of ndarray of shape (length, rank_i)
+        Khatri-Rao factors of a product.
+
+    Returns
+    -------
+    left, right : tuple of ndarray
+        The two groups; ``right`` is empty for a single factor.
+    """
+    groups: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+    ranks = [1, 1]
+    for factor in sorted(factors, key=lambda f: -f.shape[1]):
+        side = int(ranks[1] < ranks[0])
+        groups[side].append(factor)
+        ranks[side] *= factor.shape[1]
+    return tuple(groups[0]), tuple(groups[1])
+
+
+def _khatri_rao_sample(
+    left: Sequence[np.ndarray],
+    right: Sequence[np.ndarray],
     noise_std: np.ndarray | None,
     length: int,
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Sample of covariance ``prod_i (F_i F_i^T) + diag(noise_std**2)``.
 
-    ``z[n] = sum_a prod_i F_i[n, a_i] xi[a]`` over multi-indices ``a``: one
-    matrix product of the first factor with ``xi``, then a row-wise dot product
-    with the row-wise Kronecker product of the other factors.
+    The factors ``F_i`` are split into ``left`` and ``right`` (no factors: only
+    noise). With ``A`` and ``B`` the row-wise Kronecker products of the two
+    groups, ``z[n] = A[n] xi B[n]^T`` for a standard normal matrix ``xi``: one
+    matrix product ``A xi`` whose inner size, ``rank(A)``, is about the square
+    root of the total rank, then a row-wise dot product with ``B``.
     """
     z = np.zeros(length)
-    if factors:
-        lead, *rest = factors
-        face = np.ones((length, 1))
-        for factor in rest:
-            face = (face[:, :, None] * factor[:, None, :]).reshape(length, -1)
-        xi = rng.standard_normal((lead.shape[1], face.shape[1]))
-        z += np.einsum("ij,ij->i", lead @ xi, face)
+    if left:
+        face_left = _row_kronecker(left, length)
+        face_right = _row_kronecker(right, length)
+        xi = rng.standard_normal((face_left.shape[1], face_right.shape[1]))
+        z += np.einsum("ij,ij->i", face_left @ xi, face_right)
     if noise_std is not None:
         z += noise_std * rng.standard_normal(length)
     return z
@@ -300,7 +406,8 @@ def _product_sampler(
     if spectrum is not None:
         return functools.partial(_circulant_sample, spectrum, length)
     factors, noise_std = _truncated_factors(kernels, length)
-    return functools.partial(_khatri_rao_sample, factors, noise_std, length)
+    left, right = _split_factors(factors)
+    return functools.partial(_khatri_rao_sample, left, right, noise_std, length)
 
 
 def _sample_composition(
@@ -362,26 +469,176 @@ _MEANS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
     "anomaly": _anomalies,
 }
 
-# CauKer activations (the v1 and v2 banks), applied to W . parents + b.
-_ACTIVATIONS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
-    "linear": lambda v, rng: rng.uniform(0.5, 2.0) * v + rng.uniform(-1.0, 1.0),
-    "relu": lambda v, rng: np.maximum(v, 0.0),
-    "sigmoid": lambda v, rng: special.expit(v),
-    "sin": lambda v, rng: np.sin(v),
-    "mod": lambda v, rng: np.mod(v, rng.uniform(1.0, 5.0)),
-    "leaky_relu": lambda v, rng: np.where(v > 0.0, v, rng.uniform(0.01, 0.3) * v),
-    "tanh": lambda v, rng: np.tanh(v),
-    "softplus": lambda v, rng: np.logaddexp(0.0, v),
-    "swish": lambda v, rng: v * special.expit(v),
-    "gaussian": lambda v, rng: np.exp(-v * v),
+# CauKer activations (the v1 and v2 banks), applied to rows ``v`` of W . parents + b.
+# Column ``k`` of ``u`` holds one U(0, 1) number per row for the k-th random
+# parameter, e.g. ``0.5 + 1.5 u`` is a U(0.5, 2) slope.
+_ACTIVATIONS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "linear": lambda v, u: (0.5 + 1.5 * u[:, :1]) * v + (2.0 * u[:, 1:2] - 1.0),
+    "relu": lambda v, u: np.maximum(v, 0.0),
+    "sigmoid": lambda v, u: special.expit(v),
+    "sin": lambda v, u: np.sin(v),
+    "mod": lambda v, u: np.mod(v, 1.0 + 4.0 * u[:, :1]),
+    "leaky_relu": lambda v, u: np.where(v > 0.0, v, (0.01 + 0.29 * u[:, :1]) * v),
+    "tanh": lambda v, u: np.tanh(v),
+    "softplus": lambda v, u: np.logaddexp(0.0, v),
+    "swish": lambda v, u: v * special.expit(v),
+    "gaussian": lambda v, u: np.exp(-v * v),
 }
+# Random parameters per activation (columns of ``u``).
+_ACTIVATION_PARAMS = 2
+
+
+def _activate(pre: np.ndarray, kinds: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Apply activation ``kinds[r]`` (an index into ``_ACTIVATIONS``) to row ``r``.
+
+    Parameters
+    ----------
+    pre : ndarray of shape (n_rows, length)
+        Pre-activations ``W . parents + b``.
+    kinds : ndarray of int, shape (n_rows,)
+        Activation of each row, by position in ``_ACTIVATIONS``.
+    u : ndarray of shape (n_rows, _ACTIVATION_PARAMS)
+        U(0, 1) numbers that set each row's activation parameters.
+
+    Returns
+    -------
+    ndarray of shape (n_rows, length)
+        The activated rows.
+    """
+    functions = list(_ACTIVATIONS.values())
+    out = np.empty_like(pre)
+    for kind in np.unique(kinds):
+        rows = kinds == kind
+        out[rows] = functions[kind](pre[rows], u[rows])
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _upper_triangle(n: int) -> np.ndarray:
+    """Read-only mask of the entries ``(i, j)``, ``j >= i``, of an ``n x n`` matrix."""
+    return _read_only(np.triu(np.ones((n, n), dtype=bool)))
+
+
+def _random_parents(
+    n_nodes: int, max_parents: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Parents in a random DAG whose nodes ``0, ..., n_nodes - 1`` are in topological order.
+
+    Node ``i`` takes ``U{0..min(i, max_parents)}`` distinct parents, a uniform
+    subset of the nodes before it: the first ones of a random permutation of
+    ``0, ..., i - 1``.
+
+    Parameters
+    ----------
+    n_nodes : int
+        Nodes in the DAG.
+    max_parents : int
+        Largest number of parents of a node.
+    rng : numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    parents : ndarray of int, shape (n_nodes, width)
+        Parent indices of each node, padded with 0; ``width = min(max_parents,
+        n_nodes - 1)``.
+    is_parent : ndarray of bool, shape (n_nodes, width)
+        Which entries of ``parents`` are parents.
+    """
+    width = max(0, min(max_parents, n_nodes - 1))
+    counts = rng.integers(np.minimum(np.arange(n_nodes), max_parents) + 1)
+    keys = rng.random((n_nodes, n_nodes))
+    keys[_upper_triangle(n_nodes)] = np.inf  # node i picks among j < i only
+    parents = np.argsort(keys, axis=1)[:, :width]
+    is_parent = np.arange(width) < counts[:, None]
+    return np.where(is_parent, parents, 0), is_parent
+
+
+def _cauker_root(
+    x: np.ndarray, max_kernels: int, rng: np.random.Generator
+) -> np.ndarray:
+    """A CauKer root before standardisation: a random mean plus a random GP.
+
+    Parameters
+    ----------
+    x : ndarray of shape (length,)
+        The grid.
+    max_kernels : int
+        Largest number of bank kernels in the GP's composition.
+    rng : numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    ndarray of shape (length,)
+        Two mean functions combined by ``+`` or ``*``, plus the GP sample.
+    """
+    means = list(_MEANS.values())
+    kinds = rng.integers(len(means), size=2)
+    mean_a, mean_b = (means[k](x, rng) for k in kinds)
+    mean = mean_a * mean_b if rng.random() < 0.5 else mean_a + mean_b
+    return mean + _random_gp(len(x), max_kernels, rng)
+
+
+@dataclass(frozen=True)
+class _CauKerDraws:
+    """The random part of one CauKer draw, or of several stacked along a first axis.
+
+    Shapes are given for a stack of ``n_draws``; one draw has no first axis.
+
+    Attributes
+    ----------
+    parents, weights : ndarray of shape (n_draws, n_nodes, width)
+        Parent indices of each node (padded with 0) and their weights ``W``
+        (0 for padding).
+    bias : ndarray of shape (n_draws, n_nodes)
+        ``b`` of each node.
+    activation : ndarray of int, shape (n_draws, n_nodes)
+        Activation of each node, by position in ``_ACTIVATIONS``.
+    activation_u : ndarray of shape (n_draws, n_nodes, _ACTIVATION_PARAMS)
+        U(0, 1) numbers setting the activations' parameters.
+    is_root : ndarray of bool, shape (n_draws, n_nodes)
+        Nodes without parents.
+    nodes : ndarray of shape (n_draws, n_nodes, length)
+        Roots' values before standardisation; zeros elsewhere.
+    outputs : ndarray of int, shape (n_draws, n_picked)
+        Nodes taken as output series, in order.
+    """
+
+    parents: np.ndarray
+    weights: np.ndarray
+    bias: np.ndarray
+    activation: np.ndarray
+    activation_u: np.ndarray
+    is_root: np.ndarray
+    nodes: np.ndarray
+    outputs: np.ndarray
+
+    @classmethod
+    def stack(cls, draws: Sequence[_CauKerDraws]) -> _CauKerDraws:
+        """Stack single draws along a new first axis.
+
+        Parameters
+        ----------
+        draws : sequence of _CauKerDraws
+            Single draws of one generator.
+
+        Returns
+        -------
+        _CauKerDraws
+            Each attribute is the stack of the draws' attributes.
+        """
+        return cls(
+            *(np.stack([getattr(d, f.name) for d in draws]) for f in fields(cls))
+        )
 
 
 class _SyntheticGenerator(ABC):
     """Seeding, chunking and parallelism shared by the generators.
 
-    Subclasses implement :meth:`_draw`, which turns one random generator into
-    ``_series_per_draw`` series of shape ``(n_channels, length)``.
+    Subclasses implement :meth:`_draw_block`, which turns the random generators
+    of consecutive draws into ``_series_per_draw`` series of shape
+    ``(n_channels, length)`` each.
     """
 
     n_channels: int = 1
@@ -449,8 +706,8 @@ class _SyntheticGenerator(ABC):
 
     def _draws(self, lo: int, hi: int) -> np.ndarray:
         """Series of draws ``lo, ..., hi - 1``, stacked, as float32."""
-        draws = [self._draw(self._rng(j)) for j in range(lo, hi)]
-        return np.concatenate(draws).astype(np.float32)
+        rngs = [self._rng(j) for j in range(lo, hi)]
+        return self._draw_block(rngs).astype(np.float32)
 
     def _rng(self, draw: int) -> np.random.Generator:
         """Random generator of draw ``draw`` (the ``draw``-th spawned child seed)."""
@@ -458,8 +715,12 @@ class _SyntheticGenerator(ABC):
         return np.random.default_rng(seed)
 
     @abstractmethod
-    def _draw(self, rng: np.random.Generator) -> np.ndarray:
-        """One draw: ``(_series_per_draw, n_channels, length)`` float64."""
+    def _draw_block(self, rngs: Sequence[np.random.Generator]) -> np.ndarray:
+        """Draws made from ``rngs``, one each: ``(n_series, n_channels, length)``.
+
+        The series of draw ``k`` are rows ``k * _series_per_draw, ...``, and
+        depend on ``rngs[k]`` only, not on the other draws of the block.
+        """
 
 
 class KernelSynth(_SyntheticGenerator):
@@ -498,8 +759,9 @@ class KernelSynth(_SyntheticGenerator):
         super().__init__(length, random_state)
         self.max_kernels = max_kernels
 
-    def _draw(self, rng: np.random.Generator) -> np.ndarray:
-        return _standardize(_random_gp(self.length, self.max_kernels, rng))[None, None]
+    def _draw_block(self, rngs: Sequence[np.random.Generator]) -> np.ndarray:
+        gps = [_random_gp(self.length, self.max_kernels, rng) for rng in rngs]
+        return _standardize(np.array(gps).reshape(len(rngs), 1, self.length))
 
 
 class CauKer(_SyntheticGenerator):
@@ -582,24 +844,48 @@ class CauKer(_SyntheticGenerator):
     def _series_per_draw(self) -> int:
         return self.n_outputs
 
-    def _draw(self, rng: np.random.Generator) -> np.ndarray:
+    def _draw_block(self, rngs: Sequence[np.random.Generator]) -> np.ndarray:
+        draws = _CauKerDraws.stack([self._random_draw(rng) for rng in rngs])
+        nodes = self._evaluate(draws)
+        series = np.take_along_axis(nodes, draws.outputs[:, :, None], axis=1)
+        return series.reshape(-1, self.n_channels, self.length)
+
+    def _random_draw(self, rng: np.random.Generator) -> _CauKerDraws:
+        """Everything random in one draw: the DAG, its parameters and its roots."""
+        n_nodes = self.n_nodes
+        parents, is_parent = _random_parents(n_nodes, self.max_parents, rng)
+        weights = np.where(is_parent, rng.standard_normal(is_parent.shape), 0.0)
+        bias = rng.standard_normal(n_nodes)
+        activation = rng.integers(len(_ACTIVATIONS), size=n_nodes)
+        activation_u = rng.random((n_nodes, _ACTIVATION_PARAMS))
+        is_root = ~is_parent.any(axis=1)
+        nodes = np.zeros((n_nodes, self.length))
         x = _grid(self.length)
-        means, activations = list(_MEANS.values()), list(_ACTIVATIONS.values())
-        nodes = np.empty((self.n_nodes, self.length))
+        for i in np.flatnonzero(is_root):
+            nodes[i] = _cauker_root(x, self.max_kernels, rng)
+        outputs = rng.permutation(n_nodes)[: self.n_outputs * self.n_channels]
+        return _CauKerDraws(
+            parents, weights, bias, activation, activation_u, is_root, nodes, outputs
+        )
+
+    def _evaluate(self, draws: _CauKerDraws) -> np.ndarray:
+        """Standardised nodes ``(n_draws, n_nodes, length)`` of stacked draws.
+
+        Computed in place of ``draws.nodes``. The draws are evaluated together, node by node in topological order:
+        node ``i`` of every draw is one vectorised step.
+        """
+        nodes = draws.nodes
         for i in range(self.n_nodes):
-            n_parents = rng.integers(min(i, self.max_parents) + 1)
-            if n_parents == 0:
-                kinds = rng.integers(len(means), size=2)
-                mean_a, mean_b = (means[k](x, rng) for k in kinds)
-                mean = mean_a * mean_b if rng.random() < 0.5 else mean_a + mean_b
-                value = mean + _random_gp(self.length, self.max_kernels, rng)
-            else:
-                parents = nodes[rng.permutation(i)[:n_parents]]
-                pre = rng.standard_normal(n_parents) @ parents + rng.standard_normal()
-                value = activations[rng.integers(len(activations))](pre, rng)
-            nodes[i] = _standardize(value)
-        picked = rng.permutation(self.n_nodes)[: self.n_outputs * self.n_channels]
-        return nodes[picked].reshape(self.n_outputs, self.n_channels, self.length)
+            rows = np.flatnonzero(~draws.is_root[:, i])
+            if len(rows):
+                pre = draws.bias[rows, i, None] + np.zeros(self.length)
+                for p in range(min(i, draws.parents.shape[-1])):
+                    parent = nodes[rows, draws.parents[rows, i, p]]
+                    pre += draws.weights[rows, i, p, None] * parent
+                kinds, u = draws.activation[rows, i], draws.activation_u[rows, i]
+                nodes[rows, i] = _activate(pre, kinds, u)
+            nodes[:, i] = _standardize(nodes[:, i])
+        return nodes
 
 
 class SyntheticSeriesDataset(IterableDataset):
