@@ -403,19 +403,19 @@ class _Memoised(TransformerMixin, BaseEstimator):
 
 
 def _tspulse_per_channel(
-    unit: Unit, views: tuple[str, ...] = ("series",)
+    unit: Unit, views: tuple[str, ...] = ("series",), patch_phases: int = 1
 ) -> Callable[[np.ndarray], np.ndarray]:
-    """Frozen shipped TSPulse, raw per-channel embeddings ``(n, C, D)`` of ``views``
-    (memoised)."""
-    key = f"{unit.name}/tspulse/{'+'.join(views)}"
+    """Frozen shipped TSPulse, raw per-channel embeddings ``(n, C, D)`` of ``views``,
+    averaged over ``patch_phases`` patch phases (memoised)."""
+    key = f"{unit.name}/tspulse/{'+'.join(views)}/p{patch_phases}"
 
     def embed(X: np.ndarray) -> np.ndarray:
         if key not in _FROZEN:
             from sslts import TSPulseEmbedder
 
             emb = TSPulseEmbedder(pretrained="default", channel_pooling="concat",
-                                  views=views, pooling=("mean",), patch_phases=1,
-                                  standardize=False, device="cpu")
+                                  views=views, pooling=("mean",),
+                                  patch_phases=patch_phases, standardize=False, device="cpu")
             _FROZEN[key] = emb.fit(unit.train_windows[:2])  # fit records the layout
         flat = _Memoised(key, _FROZEN[key].transform).transform(X)
         return flat.reshape(len(X), X.shape[1], -1)
@@ -424,14 +424,16 @@ def _tspulse_per_channel(
 
 
 def _tspulse_variant(
-    pooling: str, statistics: bool, views: tuple[str, ...] = ("series",)
+    pooling: str, statistics: bool, views: tuple[str, ...] = ("series",),
+    patch_phases: int = 1,
 ) -> Callable:
-    """Frozen TSPulse embedding of ``views`` (``"mean"`` over columns or ``"concat"``),
-    optionally followed by the window statistics; the MLP head standardises every
-    feature, so TSPulseEmbedder's own standardisation (an affine map) is left out."""
+    """Frozen TSPulse embedding of ``views`` (``"mean"`` over columns or ``"concat"``)
+    averaged over ``patch_phases`` patch phases, optionally followed by the window
+    statistics; the MLP head standardises every feature, so TSPulseEmbedder's own
+    standardisation (an affine map) is left out."""
 
     def make(unit: Unit, seed: int, args: argparse.Namespace) -> Any:
-        per_channel = _tspulse_per_channel(unit, views)
+        per_channel = _tspulse_per_channel(unit, views, patch_phases)
 
         def features(X: np.ndarray) -> np.ndarray:
             emb = per_channel(X)
@@ -441,7 +443,8 @@ def _tspulse_variant(
             return emb
 
         return _Memoised(
-            f"{unit.name}/tspulse-{pooling}-{statistics}-{'+'.join(views)}", features
+            f"{unit.name}/tspulse-{pooling}-{statistics}-{'+'.join(views)}-p{patch_phases}",
+            features,
         )
 
     return make
@@ -469,6 +472,9 @@ DEFAULT_CANDIDATES = [
     "tspulse_stats_logreg",
     "tspulse3_stats",
     "tspulse3_stats_logreg",
+    "tspulse_stats_p4",
+    "tspulse_stats_p8",
+    "tspulse_stats_p4_logreg",
 ]
 _THREE_VIEWS = ("series", "half", "diff")
 METHODS: dict[str, tuple[Callable, str, Callable[[], str]]] = {
@@ -489,6 +495,11 @@ METHODS: dict[str, tuple[Callable, str, Callable[[], str]]] = {
     "tspulse3_stats": (_tspulse_variant("mean", True, _THREE_VIEWS), "mlp", _always),
     "tspulse3_stats_logreg": (
         _tspulse_variant("mean", True, _THREE_VIEWS), "logistic", _always
+    ),
+    "tspulse_stats_p4": (_tspulse_variant("mean", True, patch_phases=4), "mlp", _always),
+    "tspulse_stats_p8": (_tspulse_variant("mean", True, patch_phases=8), "mlp", _always),
+    "tspulse_stats_p4_logreg": (
+        _tspulse_variant("mean", True, patch_phases=4), "logistic", _always
     ),
     "default": (_default, "mlp", _always),
     "mts-jepa": (_jepa("mts-jepa", "codes"), "mlp", _jepa_available()),
