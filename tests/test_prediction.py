@@ -205,14 +205,14 @@ def test_default_encoder_is_frozen_tspulse_and_statistics_fitted_on_the_training
     assert tspulse.channel_pooling == "mean" and tspulse.max_epochs == 0  # frozen
     # the embedding the default was chosen with
     assert tspulse.views == ("series",) and tspulse.pooling == ("mean",)
-    assert tspulse.patch_phases == 1
+    assert tspulse.patch_phases == 4
     # fitted (standardisation statistics) on the 120 training windows only: the
     # validation windows and the labels never reach the encoder
     reference = TSPulseEmbedder(
         pretrained=TINY_CHECKPOINT,
         views=("series",),
         pooling=("mean",),
-        patch_phases=1,
+        patch_phases=4,
         channel_pooling="mean",
     )
     reference.fit(X_fit[:120])

@@ -74,10 +74,11 @@ class AnomalyPredictor(ClassifierMixin, BaseTorchEstimator):
         the frozen shipped TSPulse, its embedding averaged over channels,
         followed by the per-channel :class:`WindowStatistics`:
         ``FeatureUnion([("tspulse", TSPulseEmbedder(views=("series",),
-        pooling=("mean",), patch_phases=1, channel_pooling="mean")),
+        pooling=("mean",), patch_phases=4, channel_pooling="mean")),
         ("statistics", WindowStatistics())])`` (the series view alone, average
-        pooling and one patch phase, the embedding it was chosen with), built and fitted (without
-        labels, on the training part) in ``fit``. It was chosen among frozen
+        pooling, features averaged over 4 patch phases: the embedding it was
+        chosen with), built and fitted (without labels, on the training part)
+        in ``fit``. It was chosen among frozen
         self-supervised encoders on the validation parts of the SMAP and MSL
         early-warning protocol (``benchmarks/bench_anomaly_prediction.py``;
         ``docs/early_warning.md`` has the numbers and its limits). Any
@@ -239,7 +240,7 @@ class AnomalyPredictor(ClassifierMixin, BaseTorchEstimator):
                         pretrained=_DEFAULT_PRETRAINED,
                         views=("series",),
                         pooling=("mean",),
-                        patch_phases=1,
+                        patch_phases=4,
                         channel_pooling="mean",
                     ),
                 ),
