@@ -159,6 +159,8 @@ def feature_scale(fit_features: np.ndarray, policy: str) -> np.ndarray:
     ``"reltol"``: that test for a flat feature, with the scale 1. A suffix
     ``":<tol>"`` replaces the relative tolerance 1e-4.
     """
+    policy, _, rough = policy.partition("/rough")
+    n_hand, share = (3, int(rough)) if rough else (2, 2)
     std = fit_features.std(axis=0)
     name, _, tol = policy.partition(":")
     flat = std <= float(tol or 1e-4) * (1.0 + np.abs(fit_features.mean(axis=0)))
@@ -173,7 +175,7 @@ def feature_scale(fit_features: np.ndarray, policy: str) -> np.ndarray:
             pooled = np.nanmedian(varying, axis=0)
         pooled = np.where(np.isfinite(pooled), pooled, 1.0)
         scale = np.where(flat, pooled[None, :], std)
-    scale[:, -2:] /= np.sqrt((fit_features.shape[2] - 2) / 2)
+    scale[:, -n_hand:] /= np.sqrt((fit_features.shape[2] - n_hand) / share)
     return scale
 
 
@@ -249,10 +251,21 @@ def distances(
     lengths = [int(n) for n in data["windows"]]
     fit, values = data["fit"], data["values"]
     measure = joint_distances if joint else channel_distances
+
+    def features(i: int, series: np.ndarray, length: int) -> np.ndarray:
+        """Cached window features, with the windows' roughness for ``/rough``."""
+        cached = data[f"features_{i}"]
+        if "/rough" not in policy:
+            return cached
+        from dev_anomaly_views import with_roughness
+
+        rough = with_roughness(window_points(series, length))[..., 2:]
+        return np.concatenate([cached, rough], axis=2)
+
     pairs = [
         measure(
-            data[f"features_{i}"],
-            data[f"features_{i + len(lengths)}"],
+            features(i, fit, n),
+            features(i + len(lengths), values, n),
             window_points(fit, n),
             window_points(values, n),
             policy,
@@ -442,6 +455,9 @@ RULES = {
     "pooled+std~+mean+joint": ("pooled", "std~", "equal", "mean:joint"),
     "pooled+std~+joint-only": ("pooled", "std~", "equal", "only:joint"),
     "pooled+std~+max-avg-joint": ("pooled", "std~", "equal", "maxavg:joint"),
+    # the windows' roughness as a third hand-made feature (dev_anomaly_views.py)
+    "pooled/rough2+std~+max": ("pooled/rough2", "std~", "equal", "max"),
+    "pooled/rough3+std~+max": ("pooled/rough3", "std~", "equal", "max"),
 }
 
 

@@ -17,6 +17,11 @@ appends the maximum of the patch tokens to their average in the read-out
 ``k = 0 .. P-1`` (``sslts.data.views.phase_shifts``; the classification read-out
 gained about 3 points from this, ``dev_embedding_shifts.py``).
 
+A variant ending in ``~rough<S>`` appends each window's log-roughness (half the log of
+the mean squared step over the variance) to its location and log-scale, the three
+hand-made features each weighing like ``1/S`` of the embedding features together
+(the detector: location and log-scale, each half).
+
 Writes ``<out>.csv`` (the suite's columns, ``method`` = ``TSPulse-default/<variant>``).
 
 Run::
@@ -27,7 +32,15 @@ Run::
     python benchmarks/dev_anomaly_views.py --variants series series@4 --halves report \
         --out anomaly_suite_dev_phases_report
 
-``--halves report`` scores the report half, only to report a variant already chosen on
+    python benchmarks/dev_anomaly_views.py --variants series@4 series@4~rough2 \
+        series@4~rough3 series@4:max --out anomaly_suite_dev_roughness
+    python benchmarks/dev_anomaly_views.py --variants series@4 series@4:max --halves report \
+        --out anomaly_suite_dev_maxpool_report
+    python benchmarks/dev_anomaly_views.py --panels multi --variants series series:max \
+        --out anomaly_suite_dev_maxpool_multi
+
+``--panels multi`` runs the multivariate panel instead (one patch phase is the
+detector's own there). ``--halves report`` scores the report half, only to report a variant already chosen on
 the selection half.
 """
 
@@ -50,6 +63,47 @@ from sslts.data.windows import SlidingWindows
 _ORIGINAL = TSPulseAnomalyDetector._embed_once
 _PHASES_AVERAGED = TSPulseAnomalyDetector._embed
 _READOUT = _tspulse.semantic_pooled_embedding
+_LOCATION_SCALE = _tspulse.window_location_scale
+_REFERENCE = _tspulse._reference
+
+
+def with_roughness(windows: SlidingWindows) -> np.ndarray:
+    """Location, log-scale and log-roughness of each window ``(n, channels, 3)``.
+
+    Roughness: half the log of the mean squared step between consecutive observed
+    points over the window's variance (``0.5 * log 2`` for white noise, far below
+    for a smooth curve), the high-frequency energy a patch embedding smooths away.
+    """
+    both = windows.observed[..., 1:] & windows.observed[..., :-1]
+    steps = np.where(both, np.diff(windows.values.astype(np.float64), axis=2), 0.0)
+    mean_square = (steps**2).sum(axis=2) / np.maximum(both.sum(axis=2), 1)
+    location_scale = _LOCATION_SCALE(windows)
+    variance = np.exp(2 * location_scale[..., 1])
+    rough = 0.5 * np.log((mean_square + _tspulse._VARIANCE_EPS) / variance)
+    return np.concatenate([location_scale, rough[..., None]], axis=2)
+
+
+def reference_with(n_hand: int, share: int):
+    """``_reference`` whose last ``n_hand`` features are hand-made: each weighs like
+    ``(dim - n_hand) / share`` embedding features (the detector: 2 and 2)."""
+
+    def reference(emb: np.ndarray, random_state):
+        scale_of = _tspulse.feature_scale
+
+        def scaled(features: np.ndarray) -> np.ndarray:
+            scale = scale_of(features)
+            # undo the detector's weighting of its last two, then weigh all n_hand
+            scale[:, -2:] *= np.sqrt((features.shape[2] - 2) / 2)
+            scale[:, -n_hand:] /= np.sqrt((features.shape[2] - n_hand) / share)
+            return scale
+
+        _tspulse.feature_scale = scaled
+        try:
+            return _REFERENCE(emb, random_state)
+        finally:
+            _tspulse.feature_scale = scale_of
+
+    return reference
 
 
 def phase_averaged(self, windows: SlidingWindows, n_phases: int) -> np.ndarray:
@@ -94,20 +148,27 @@ def main() -> None:
         "--variants", nargs="+", default=["series", "series+diff", "series+half+diff"]
     )
     parser.add_argument("--halves", nargs="+", default=["selection"], choices=HALVES)
+    parser.add_argument("--panels", nargs="+", default=["uni"], choices=("uni", "multi"))
     args = parser.parse_args()
     rows = []
     for variant in args.variants:
-        views, _, pooling = variant.partition(":")
+        variant_views, _, extra = variant.partition("~")
+        views, _, pooling = variant_views.partition(":")
         TSPulseAnomalyDetector._embed = with_views(tuple(views.split("+")))
         if pooling:
             _tspulse.semantic_pooled_embedding = partial(_READOUT, pooling=("mean", pooling))
+        if extra:  # "rough<share>": roughness as a third hand-made feature
+            _tspulse.window_location_scale = with_roughness
+            _tspulse._reference = reference_with(3, int(extra.removeprefix("rough")))
         try:
-            for item in suite_items(["uni"], args.halves):
+            for item in suite_items(args.panels, args.halves):
                 for row in score_item(item, ["TSPulse-default"], args.seed, args.threads):
                     rows.append({**row, "method": f"TSPulse-default/{variant}"})
         finally:
             TSPulseAnomalyDetector._embed = _PHASES_AVERAGED
             _tspulse.semantic_pooled_embedding = _READOUT
+            _tspulse.window_location_scale = _LOCATION_SCALE
+            _tspulse._reference = _REFERENCE
         scores = [float(r["VUS-PR"]) for r in rows if r["method"].endswith(f"/{variant}")]
         print(f"{variant}: {len(scores)} series, mean VUS-PR {np.mean(scores):.3f}", flush=True)
         write_csv(args.out.with_suffix(".csv"), rows)
