@@ -392,6 +392,9 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
     patch_phases : int or "auto", default="auto"
         Patch phases each embedded window's features are averaged over
         (``"auto"``: 4 for one channel, 1 for several).
+    pooling : tuple of {"mean", "max"} or "auto", default="auto"
+        Statistics of the patch tokens in each embedded window's read-out
+        (``"auto"``: mean and max for one channel, mean for several).
     contamination : float, default=0.1
         Expected fraction of anomalies, in (0, 0.5]; sets the threshold.
     device : str, default="auto"
@@ -452,6 +455,7 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
         batch_size: int = 256,
         combine_channels: str = "max",
         patch_phases: int | str = "auto",
+        pooling: tuple[str, ...] | str = "auto",
         contamination: float = 0.1,
         device: str = "auto",
         random_state: Any = None,
@@ -467,6 +471,7 @@ class TSPulseSktimeAnomalyDetector(_SsltsAdapterMixin, BaseDetector):
         self.batch_size = batch_size
         self.combine_channels = combine_channels
         self.patch_phases = patch_phases
+        self.pooling = pooling
         self.contamination = contamination
         self.device = device
         self.random_state = random_state

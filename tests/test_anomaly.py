@@ -431,6 +431,7 @@ def test_embedding_scores_are_distances_to_the_nearest_fit_window():
     assert len(multi.neighbors_) == len(multi.windows_) == 2
     assert all(len(per_channel) == 3 for per_channel in multi.neighbors_)
     cfg = multi.model_.config
+    assert multi.pooling_ == ("mean",)
     dim = (cfg.n_registers + 2) * cfg.d_model
     for mean, scale in zip(multi.embedding_mean_, multi.embedding_scale_):
         assert mean.shape == scale.shape == (3, dim + 2)
@@ -464,10 +465,11 @@ def test_embedding_reference_is_clustered_when_the_fit_series_is_long(monkeypatc
 
 def test_embedding_channels_are_independent():
     x = _sine(n=400, period=16, noise=0.1, channels=2)
-    # the same patch phases for both ("auto" reads one channel at 4, several at 1)
-    det = _tspulse_embedding(patch_phases=2).fit(x)
+    # the same patch phases and pooling for both ("auto" reads one channel with 4
+    # phases and the maximum too, several with one phase and the average alone)
+    det = _tspulse_embedding(patch_phases=2, pooling=("mean",)).fit(x)
     test = _sine(n=300, period=16, noise=0.1, seed=3, channels=2)
-    alone = _tspulse_embedding(patch_phases=2).fit(x[:, :1])
+    alone = _tspulse_embedding(patch_phases=2, pooling=("mean",)).fit(x[:, :1])
     np.testing.assert_allclose(
         det.channel_scores(test)[:, 0], alone.channel_scores(test[:, :1])[:, 0],
         rtol=1e-5, atol=1e-6,
@@ -656,6 +658,34 @@ def test_bad_patch_phases_raise_errors_naming_the_parameter(phases):
         _tspulse_embedding(patch_phases=phases).fit(_sine(n=300, period=16))
 
 
+def test_pooling_sets_the_window_read_out():
+    x = _sine(n=300, period=16, noise=0.1)
+    both = _tspulse_embedding(patch_phases=1).fit(x)
+    mean = _tspulse_embedding(patch_phases=1, pooling=("mean",)).fit(x)
+    assert both.pooling_ == ("mean", "max") and mean.pooling_ == ("mean",)
+    windows = sliding_windows(check_series(x, estimator=both, reset=False), 16, 4)
+    config = both.model_.config
+    wide, narrow = both._embed_once(windows), mean._embed_once(windows)
+    # registers + (time and FFT tokens) x statistics, then location and log-scale
+    assert wide.shape[2] == (config.n_registers + 4) * config.d_model + 2
+    assert narrow.shape[2] == (config.n_registers + 2) * config.d_model + 2
+    # the registers and the averages are shared; the maxima are added
+    registers = config.n_registers * config.d_model
+    np.testing.assert_allclose(wide[..., :registers], narrow[..., :registers], rtol=1e-5)
+    assert not np.allclose(both.decision_scores_, mean.decision_scores_)
+    assert TSPulseAnomalyDetector().pooling == "auto"
+    several = _tspulse_embedding().fit(_sine(n=300, period=16, channels=2))
+    assert several.pooling_ == ("mean",)
+    chosen = _tspulse_embedding(pooling=("max",)).fit(_sine(n=300, period=16, channels=2))
+    assert chosen.pooling_ == ("max",)
+
+
+@pytest.mark.parametrize("pooling", [("mean", "mean"), ("median",), (), "some"])
+def test_bad_pooling_raises_an_error_naming_the_parameter(pooling):
+    with pytest.raises(InvalidParameterError, match="pooling"):
+        _tspulse_embedding(pooling=pooling).fit(_sine(n=300, period=16))
+
+
 def test_sliding_windows_without_last_points():
     det = _tspulse_embedding().fit(_sine(n=300, period=16))
     windows = sliding_windows(check_series(_sine(n=100), estimator=det, reset=False), 20, 5)
@@ -752,7 +782,7 @@ def test_embedding_mode_when_the_window_equals_the_channel_count():
     scores = det.channel_scores(X)
     assert scores.shape == (200, 16) and np.isfinite(scores).all()
     # per-window distances were spread per channel, not read as window points
-    alone = _tspulse_embedding(window=16, patch_phases=1).fit(X[:, :1])
+    alone = _tspulse_embedding(window=16, patch_phases=1, pooling=("mean",)).fit(X[:, :1])
     np.testing.assert_allclose(
         det.channel_scores_[:, 0], alone.channel_scores_[:, 0], rtol=1e-5, atol=1e-6
     )
