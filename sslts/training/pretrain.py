@@ -668,7 +668,10 @@ def _train(
                 break
     finally:
         bar.close()
-        generator.shutdown(wait=False, cancel_futures=True)
+        # Wait for a block still being generated (a stop before the last block):
+        # a worker thread left inside numpy while the process exits can abort it
+        # ("terminate called without an active exception" under torchrun).
+        generator.shutdown(wait=True, cancel_futures=True)
 
 
 def pretrain(
