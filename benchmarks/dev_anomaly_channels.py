@@ -179,52 +179,16 @@ def feature_scale(fit_features: np.ndarray, policy: str) -> np.ndarray:
     return scale
 
 
-def channel_distances(
-    fit_features, eval_features, fit_windows, eval_windows, policy, seed
+def nearest_fit(
+    reference: np.ndarray, query: np.ndarray, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Point distances to the nearest fit window, per channel: (fit, evaluation)."""
+    """Distance of each fit row (itself excluded) and each query row to the nearest
+    fit row, as the detector measures it (K-Means centroids beyond its reference cap)."""
     from sklearn.cluster import KMeans
     from sklearn.neighbors import NearestNeighbors
 
     from sslts.anomaly._tspulse import _MAX_REFERENCES, nearest_other
-    from sslts.data.windows import points_from_windows
 
-    mean, scale = fit_features.mean(axis=0), feature_scale(fit_features, policy)
-    fit_dist = np.empty(fit_features.shape[:2])
-    eval_dist = np.empty(eval_features.shape[:2])
-    for channel in range(fit_features.shape[1]):
-        reference = (fit_features[:, channel] - mean[channel]) / scale[channel]
-        query = (eval_features[:, channel] - mean[channel]) / scale[channel]
-        fit_query = reference
-        if len(reference) > _MAX_REFERENCES:
-            reference = (
-                KMeans(_MAX_REFERENCES, n_init=1, random_state=seed)
-                .fit(reference)
-                .cluster_centers_
-            )
-        index = NearestNeighbors(n_neighbors=min(2, len(reference))).fit(reference)
-        fit_dist[:, channel] = nearest_other(index, fit_query)
-        eval_dist[:, channel] = nearest_other(index, query)
-    return (
-        points_from_windows(fit_dist, fit_windows, per="window"),
-        points_from_windows(eval_dist, eval_windows, per="window"),
-    )
-
-
-def joint_distances(
-    fit_features, eval_features, fit_windows, eval_windows, policy, seed
-) -> tuple[np.ndarray, np.ndarray]:
-    """Point distances to the nearest fit window of all channels' standardised window
-    features side by side (one column): what no single channel sees."""
-    from sklearn.cluster import KMeans
-    from sklearn.neighbors import NearestNeighbors
-
-    from sslts.anomaly._tspulse import _MAX_REFERENCES, nearest_other
-    from sslts.data.windows import points_from_windows
-
-    mean, scale = fit_features.mean(axis=0), feature_scale(fit_features, policy)
-    reference = ((fit_features - mean) / scale).reshape(len(fit_features), -1)
-    query = ((eval_features - mean) / scale).reshape(len(eval_features), -1)
     fit_query = reference
     if len(reference) > _MAX_REFERENCES:
         reference = (
@@ -233,11 +197,43 @@ def joint_distances(
             .cluster_centers_
         )
     index = NearestNeighbors(n_neighbors=min(2, len(reference))).fit(reference)
+    return nearest_other(index, fit_query), nearest_other(index, query)
+
+
+def channel_distances(
+    fit_features, eval_features, fit_windows, eval_windows, policy, seed
+) -> tuple[np.ndarray, np.ndarray]:
+    """Point distances to the nearest fit window, per channel: (fit, evaluation)."""
+    from sslts.data.windows import points_from_windows
+
+    mean, scale = fit_features.mean(axis=0), feature_scale(fit_features, policy)
+    fit_z, eval_z = (fit_features - mean) / scale, (eval_features - mean) / scale
+    pairs = [
+        nearest_fit(fit_z[:, channel], eval_z[:, channel], seed)
+        for channel in range(fit_features.shape[1])
+    ]
     return (
-        points_from_windows(nearest_other(index, fit_query)[:, None], fit_windows,
-                            per="window"),
-        points_from_windows(nearest_other(index, query)[:, None], eval_windows,
-                            per="window"),
+        points_from_windows(np.stack([p[0] for p in pairs], 1), fit_windows, per="window"),
+        points_from_windows(np.stack([p[1] for p in pairs], 1), eval_windows, per="window"),
+    )
+
+
+def joint_distances(
+    fit_features, eval_features, fit_windows, eval_windows, policy, seed
+) -> tuple[np.ndarray, np.ndarray]:
+    """Point distances to the nearest fit window of all channels' standardised window
+    features side by side (one column): what no single channel sees."""
+    from sslts.data.windows import points_from_windows
+
+    mean, scale = fit_features.mean(axis=0), feature_scale(fit_features, policy)
+    fit_dist, eval_dist = nearest_fit(
+        ((fit_features - mean) / scale).reshape(len(fit_features), -1),
+        ((eval_features - mean) / scale).reshape(len(eval_features), -1),
+        seed,
+    )
+    return (
+        points_from_windows(fit_dist[:, None], fit_windows, per="window"),
+        points_from_windows(eval_dist[:, None], eval_windows, per="window"),
     )
 
 
