@@ -63,8 +63,9 @@ split into calls, on ``start`` or on ``n_jobs``.
 
 Speed
 -----
-At ``length=512`` on one core, CauKer makes about 2,600-2,900 series/s and
-KernelSynth about 5,000 (``benchmarks/bench_generation.py`` on a shared machine). CauKer draws
+At ``length=512`` on one core, CauKer makes about 3,100-3,600 series/s and
+KernelSynth about 5,900-6,800 with the machine's other core idle (2,600-2,900 and
+5,000-5,700 with it busy; ``benchmarks/bench_generation.py``). CauKer draws
 everything random in a DAG first (structure, weights, activations, roots), then
 evaluates a block of DAGs together, node by node, so that the per-node Python
 overhead is shared by the block. The rest of the time is spent sampling the
