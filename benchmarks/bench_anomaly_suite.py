@@ -127,8 +127,11 @@ def _aeon_layout(values: np.ndarray) -> np.ndarray:
     return values[:, 0] if values.shape[1] == 1 else np.ascontiguousarray(values.T)
 
 
-def make_detector(method: str, seed: int):
-    """A fresh detector for ``method`` with the fixed suite settings."""
+def make_detector(method: str, seed: int, pretrained: str = "default"):
+    """A fresh detector for ``method`` with the fixed suite settings.
+
+    ``pretrained`` is the checkpoint of the TSPulse detectors (a name or a path).
+    """
     from sslts.anomaly import (
         DeepSVDDAnomalyDetector,
         KMeansAnomalyDetector,
@@ -136,10 +139,14 @@ def make_detector(method: str, seed: int):
     )
 
     if method == "TSPulse-default":
-        return TSPulseAnomalyDetector(device="cpu", random_state=seed)
+        return TSPulseAnomalyDetector(
+            pretrained=pretrained, device="cpu", random_state=seed
+        )
     if method.removeprefix("TSPulse-") in TSPULSE_MODES:
         mode = method.removeprefix("TSPulse-")
-        return TSPulseAnomalyDetector(mode=mode, device="cpu", random_state=seed)
+        return TSPulseAnomalyDetector(
+            mode=mode, pretrained=pretrained, device="cpu", random_state=seed
+        )
     if method == "KMeans-win":
         return KMeansAnomalyDetector(random_state=seed)
     if method == "DeepSVDD-win":
@@ -184,8 +191,13 @@ def _pyod(name: str, seed: int):
     return make
 
 
-def score_item(item, methods: list[str], seed: int, threads: int) -> list[dict]:
-    """Every method on one suite series; a failing method becomes a status."""
+def score_item(
+    item, methods: list[str], seed: int, threads: int, pretrained: str = "default"
+) -> list[dict]:
+    """Every method on one suite series; a failing method becomes a status.
+
+    ``pretrained`` is the checkpoint of the TSPulse detectors.
+    """
     limit_threads(threads)
     warnings.filterwarnings("ignore")
     series = load_item(item)
@@ -208,7 +220,7 @@ def score_item(item, methods: list[str], seed: int, threads: int) -> list[dict]:
         }
         start = time.perf_counter()
         try:
-            detector = make_detector(method, seed).fit(series.fit)
+            detector = make_detector(method, seed, pretrained).fit(series.fit)
             scores = np.asarray(detector.decision_function(series.values), np.float64)
             if scores.shape != series.labels.shape or not np.isfinite(scores).all():
                 raise ValueError(f"scores of shape {scores.shape} or not finite")
@@ -320,6 +332,9 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--limit", type=int, default=None, help="first N items")
     parser.add_argument(
+        "--pretrained", default="default", help="checkpoint of the TSPulse detectors"
+    )
+    parser.add_argument(
         "--rerun",
         action="store_true",
         help="score again the (series, method) pairs already in <out>.csv",
@@ -348,7 +363,7 @@ def main() -> None:
     ]
     todo = [(item, methods) for item, methods in todo if methods]
     jobs = (
-        delayed(score_item)(item, methods, args.seed, args.threads)
+        delayed(score_item)(item, methods, args.seed, args.threads, args.pretrained)
         for item, methods in todo
     )
     results = Parallel(n_jobs=args.n_jobs, return_as="generator_unordered")(jobs)
