@@ -17,6 +17,11 @@ points in batches of ``--batch-size``:
     (matrix products in bfloat16, weights stored in float32). It pays on CPUs
     with native bfloat16 instructions (AVX512_BF16 or AMX) and on GPUs;
     elsewhere it is slower. Skipped with ``--no-bf16``.
+``sslts TSPulse.embed, bf16 autocast, torch.compile`` (``--compile`` only)
+    The bf16 case through ``torch.compile(..., dynamic=False)`` (inductor's
+    fused CPU kernels). Not something the estimators do: it shows what
+    kernel fusion would buy, and the note gives the compile time of the first
+    call.
 ``sslts TSPulseEmbedder``
     ``sslts.TSPulseEmbedder(pretrained=None, device="cpu").fit(X).transform(X)``
     end to end on a numpy ``(--embedder-series, context_length)`` float32 panel
@@ -107,6 +112,7 @@ from _common import limit_threads, make_parser, write_csv
 SSLTS_EMBED = "sslts TSPulse.embed"
 SSLTS_EMBEDDER = "sslts TSPulseEmbedder"
 BF16 = ", bf16 autocast"
+COMPILED = ", torch.compile"
 REF = "granite backbone+decoder"
 REF_HELPER = "granite get_embeddings"
 REF_DEPTH = "granite backbone+decoder, depth-matched"
@@ -157,6 +163,7 @@ def ours_cases(args: argparse.Namespace, names: set[str]) -> list[Case]:
     model, x = build_ours(args)
     cfg = model.config
     layers = cfg.n_layers + cfg.n_decoder_layers
+
     def embed() -> torch.Tensor:
         return model.embed(x, kind="semantic")
 
@@ -168,7 +175,28 @@ def ours_cases(args: argparse.Namespace, names: set[str]) -> list[Case]:
         cases.append(Case(SSLTS_EMBED, embed, args.batch_size, n_params(model), layers))
     if SSLTS_EMBED + BF16 in names:
         cases.append(
-            Case(SSLTS_EMBED + BF16, in_bf16(embed), args.batch_size, n_params(model), layers)
+            Case(
+                SSLTS_EMBED + BF16,
+                in_bf16(embed),
+                args.batch_size,
+                n_params(model),
+                layers,
+            )
+        )
+    if SSLTS_EMBED + BF16 + COMPILED in names:
+        compiled = torch.compile(embed, dynamic=False)
+        start = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            embed_once(compiled)
+        cases.append(
+            Case(
+                SSLTS_EMBED + BF16 + COMPILED,
+                in_bf16(compiled),
+                args.batch_size,
+                n_params(model),
+                layers,
+                note=f"compiled in {time.perf_counter() - start:.0f} s (first call)",
+            )
         )
     if SSLTS_EMBEDDER in names:
         from sslts import TSPulseEmbedder
@@ -526,6 +554,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--no-reference", action="store_true", help="time ours only")
     add("--no-bf16", action="store_true", help="skip the bfloat16 autocast cases")
     add("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    add(
+        "--compile", action="store_true",
+        help="also time our bf16 case through torch.compile (inductor, needs a C++ "
+        "compiler; the first call compiles, about a minute on one thread)",
+    )  # fmt: skip
     add("--memory-child", default=None, help=argparse.SUPPRESS)
     add("--depth", type=int, default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -548,7 +581,8 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     bf16 = set() if args.no_bf16 else {SSLTS_EMBED + BF16, REF + BF16}
-    cases = ours_cases(args, {SSLTS_EMBED, SSLTS_EMBEDDER} | bf16)
+    compiled = {SSLTS_EMBED + BF16 + COMPILED} if args.compile and bf16 else set()
+    cases = ours_cases(args, {SSLTS_EMBED, SSLTS_EMBEDDER} | bf16 | compiled)
     ours = cases[0]
     from sslts.models import TSPulseConfig
 
@@ -656,7 +690,8 @@ def main(argv: list[str] | None = None) -> int:
             row = next(r for r in rows if r["case"] == name)
             print(f"{name} / {REF}: {row['this_over_reference_median']:.2f}x (median)")
         ours_bf16, ref_bf16 = (
-            next(c for c in cases if c.name == n) for n in (SSLTS_EMBED + BF16, REF + BF16)
+            next(c for c in cases if c.name == n)
+            for n in (SSLTS_EMBED + BF16, REF + BF16)
         )
         print(
             f"both in bf16: ours / reference {ours_bf16.rates()[0] / ref_bf16.rates()[0]:.2f}x (median)"
